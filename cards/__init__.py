@@ -1,0 +1,1 @@
+"""Dataset and baseline model cards (Markdown with YAML front matter), shipped as ``mebench.cards``."""

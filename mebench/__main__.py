@@ -1,0 +1,5 @@
+import sys
+
+from mebench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Frozen protocol specs (TOML), shipped inside the installed package as ``mebench.protocols``."""
