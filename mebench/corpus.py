@@ -85,13 +85,19 @@ def fingerprint(rows: Iterable[Mapping[str, Any]]) -> str:
 
 
 def add_label_columns(rows: list[dict[str, Any]]) -> None:
-    """Harmonized labels (DESIGN.md section 4): one `emo_<scheme>` column (+ its deciding rule) per scheme."""
-    from mebench import labels
+    """Harmonized labels (DESIGN.md section 4): `emo_<scheme>` and the rule that decided, `emo_<scheme>_rule`."""
+    import pandas as pd
 
-    if not hasattr(labels, "harmonize_rows"):
+    from mebench.labels import harmonize_columns
+
+    if not rows:
         return
-    for row, extra in zip(rows, labels.harmonize_rows(rows)):
-        row.update(extra)
+    frame = pd.DataFrame({k: [r.get(k) for r in rows] for k in ("aus", "emotion", "objective_class")})
+    labels = harmonize_columns(frame)
+    for column in labels.columns:
+        values = labels[column].tolist()
+        for row, value in zip(rows, values):
+            row[column] = list(value) if column.startswith("emo_") and not column.endswith("_rule") else value
 
 
 def build_corpus(sources: list[Source], out: Path, progress: Callable[[str], None] | None = None) -> BuildResult:

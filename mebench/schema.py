@@ -86,12 +86,18 @@ VIDEOS = pa.schema(
 
 
 def samples_schema(extra_columns: list[str]) -> pa.Schema:
-    """The required schema followed by the optional columns present, then any others as strings."""
+    """The required schema followed by the optional columns present, then any others as strings.
+
+    Harmonized label columns are `emo_<scheme>` (list<string>) and `emo_<scheme>_rule` (string).
+    """
     fields = list(REQUIRED)
     for name in extra_columns:
         if name in REQUIRED.names:
             continue
-        fields.append(pa.field(name, OPTIONAL.get(name, pa.string())))
+        if name.startswith("emo_") and not name.endswith("_rule"):
+            fields.append(pa.field(name, pa.list_(pa.string())))
+        else:
+            fields.append(pa.field(name, OPTIONAL.get(name, pa.string())))
     return pa.schema(fields)
 
 
