@@ -102,9 +102,9 @@ class DatasetLoader:
         """(micro|macro|None, type_source) for a converted row."""
         return self.type_by_duration(row)
 
-    def finish(self, rows: list[dict[str, Any]], media_root: Path | None, notes: list[Note]) -> LoadResult | None:
-        """Hook for loaders that derive more (videos, signals) once all rows exist; None = the default result."""
-        return None
+    def finish(self, result: LoadResult) -> LoadResult:
+        """Hook for loaders that derive more once all rows exist (long videos, signal tables)."""
+        return result
 
     # --- shared pipeline ------------------------------------------------------------------------------------------
 
@@ -145,11 +145,7 @@ class DatasetLoader:
         relative = display_path(annotation_file, media_root)
         for row in rows:
             row["source_file"] = relative
-        result = self.finish(rows, media_root, notes)
-        if result is None:
-            result = LoadResult(self.name, annotation_file, media_root, rows, notes)
-        result.header = result.header or header
-        return result
+        return self.finish(LoadResult(self.name, annotation_file, media_root, rows, notes, header=header))
 
     def convert(self, sample: RawSample, notes: list[Note]) -> dict[str, Any]:
         record, raw = sample.record, dict(sample.fields)
@@ -183,8 +179,8 @@ class DatasetLoader:
         for name in SECOND_FIELDS:
             row[name] = as_number(record, columns.get(name, name), raw[name]) if raw.get(name) is not None else None
         errata += null_out_of_range(row)
-        if any(k.startswith("emg_") for k in sample.extras):
-            errata += null_out_of_range(sample.extras, prefix="emg_")
+        errata += [e for e in null_out_of_range(row, suffix="_s") if e not in errata]
+        errata += null_out_of_range(sample.extras, prefix="emg_", suffix="_s")
         row["errata"] = errata
         for erratum_id in errata:
             notes.append(Note("erratum", erratum_id, **where))
@@ -257,6 +253,30 @@ class DatasetLoader:
                 notes.append(Note("missing-media", f"{column} not found (tried {', '.join(tried)})",
                                   dataset=self.name, file=str(root), sample_id=row.get("sample_id")))
         return resolved
+
+
+def long_videos(result: LoadResult) -> list[dict[str, Any]]:
+    """One `videos` row per long video (mebench.schema.VIDEOS), in order of first appearance; n_frames = images in
+    its frames folder when found. Intervals past a video's last frame are reported, not changed."""
+    videos: dict[str, dict[str, Any]] = {}
+    for row in result.samples:
+        video_id = row.get("video_id")
+        if video_id is None:
+            continue
+        if video_id not in videos:
+            frames_dir = row.get("frames_dir")
+            videos[video_id] = {
+                "video_id": video_id, "dataset": result.dataset, "subject": row["subject"], "person": row["person"],
+                "fps": row["fps"], "n_frames": count_files(frames_dir) if frames_dir else None,
+                "frames_dir": frames_dir, "video_path": row.get("video_path"),
+            }
+        n_frames = videos[video_id]["n_frames"]
+        beyond = [f"{k} {row[k]}" for k in FRAME_FIELDS if n_frames and row.get(k) is not None and row[k] > n_frames]
+        if beyond:
+            result.notes.append(Note("frame-beyond-video", f"{', '.join(beyond)} past the {n_frames} frames of video "
+                                     f"{video_id}", result.dataset, row["source_file"], row["source_sheet"],
+                                     row["source_row"], sample_id=row["sample_id"]))
+    return list(videos.values())
 
 
 class _Formatter(string.Formatter):

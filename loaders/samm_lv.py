@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from mebench.cells import as_text
-from mebench.identity import person_id, subject_id
 from mebench.sheets import Column, Record, Table
 
 from . import samm
-from .base import LoadResult, Note, RawSample, count_files
+from .base import LoadResult, Note, RawSample, long_videos
 
 COLUMNS = (
     Column("subject", ("subject",)),
@@ -80,7 +79,6 @@ class Loader(samm.Loader):
 
     def read_records(self, annotation_file: Path):
         # finish() needs the file for its LoadResult and the base hook does not pass it.
-        self._annotation_file = Path(annotation_file)
         return super().read_records(annotation_file)
 
     def more_fields(self, record: Record, fields: dict[str, Any], labels: dict[str, str],
@@ -103,40 +101,6 @@ class Loader(samm.Loader):
             return stated, "annotation"
         return self.type_by_duration(row)  # blank/unknown Type (reported by read_records)
 
-    def finish(self, rows: list[dict[str, Any]], media_root: Path | None, notes: list[Note]) -> LoadResult:
-        videos = video_rows(self.name, self.fps, rows)
-        n_frames = {v["video_id"]: v["n_frames"] for v in videos}
-        file = str(self._annotation_file)
-        for row in rows:
-            last = n_frames.get(row["video_id"])
-            if last is None:
-                continue
-            beyond = [f"{k} {row[k]}" for k in ("onset", "apex", "offset") if row[k] is not None and row[k] > last]
-            if beyond:
-                notes.append(Note("frame-beyond-video", f"{', '.join(beyond)} past the last of the {last} images of "
-                                  f"video {row['video_id']}", self.name, file, row["source_sheet"], row["source_row"],
-                                  sample_id=row["sample_id"]))
-        return LoadResult(self.name, self._annotation_file, media_root, rows, notes, videos=videos)
-
-
-def video_rows(dataset: str, fps: float, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per long video (mebench.schema.VIDEOS), sorted by id; n_frames = images in its folder, if found."""
-    first: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        if row["video_id"] is not None:
-            first.setdefault(row["video_id"], row)
-    videos = []
-    for video_id in sorted(first):
-        row = first[video_id]
-        frames_dir = row.get("frames_dir")
-        videos.append({
-            "video_id": video_id,
-            "dataset": dataset,
-            "subject": subject_id(dataset, row["subject_raw"]),
-            "person": person_id(dataset, row["subject_raw"]),
-            "fps": fps,
-            "n_frames": count_files(frames_dir) if frames_dir else None,
-            "frames_dir": frames_dir,
-            "video_path": None,
-        })
-    return videos
+    def finish(self, result: LoadResult) -> LoadResult:
+        result.videos = long_videos(result)
+        return result

@@ -242,7 +242,7 @@ def corpus_counts(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 
 def render_report_markdown(meta: dict[str, Any], notes: list[dict[str, Any]]) -> str:
-    lines = [f"# Build report", "", f"Fingerprint: `{meta['fingerprint']}`", "", "## Counts", "",
+    lines = ["# Build report", "", f"Fingerprint: `{meta['fingerprint']}`", "", "## Counts", "",
              "| dataset | samples | subjects | micro | macro | untyped | rows with errata |",
              "|---|---|---|---|---|---|---|"]
     for dataset, c in meta["counts"].items():

@@ -92,15 +92,19 @@ def apply_errata(dataset: str, raw: dict[str, Any], source_row: int) -> list[str
     return applied
 
 
-def null_out_of_range(values: dict[str, Any], prefix: str = "") -> list[str]:
-    """Null an apex outside [onset, offset] (or an offset before the onset) that no erratum fixed."""
-    onset, apex, offset = (values.get(f"{prefix}{k}") for k in ("onset", "apex", "offset"))
+def null_out_of_range(values: dict[str, Any], prefix: str = "", suffix: str = "") -> list[str]:
+    """Null an apex outside [onset, offset] (or an offset before the onset) that no erratum fixed.
+
+    `prefix`/`suffix` select a clock: frames (`onset`), video seconds (`onset_s`), EMG seconds (`emg_onset_s`).
+    """
+    key = {k: f"{prefix}{k}{suffix}" for k in ("onset", "apex", "offset")}
+    onset, apex, offset = (values.get(key[k]) for k in ("onset", "apex", "offset"))
     applied = []
     if onset is not None and offset is not None and offset < onset:
-        values[f"{prefix}offset"] = None
+        values[key["offset"]] = None
         offset = None
         applied.append(f"auto:{prefix}offset-out-of-range")
     if apex is not None and ((onset is not None and apex < onset) or (offset is not None and apex > offset)):
-        values[f"{prefix}apex"] = None
+        values[key["apex"]] = None
         applied.append(f"auto:{prefix}apex-out-of-range")
     return applied

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             kinds[note["kind"]] = kinds.get(note["kind"], 0) + 1
         for kind, n in sorted(kinds.items()):
             out.print(f"  {kind}: {n}")
-        out.print(f"  errata applied: " + (", ".join(f"{k} x{v}" for k, v in sorted(result.errata.items())) or "none"))
+        out.print("  errata applied: " + (", ".join(f"{k} x{v}" for k, v in sorted(result.errata.items())) or "none"))
         out.print(f"  report: {result.out / REPORT_MD}")
     out.print(f"fingerprint {result.fingerprint}")
     return 0
