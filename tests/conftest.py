@@ -33,3 +33,15 @@ def annotations() -> Path:
     if not root.exists():
         real_file("README.md")
     return root
+
+
+def assert_clean_failure(capsys, out: Path, *needles: str) -> None:
+    """A CLI failure as users must see it: one line on stderr naming what is wrong, no traceback, and nothing
+    written (neither the output nor a temporary sibling of it)."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    assert not out.exists()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]

@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO, real_file
+from conftest import REPO, assert_clean_failure, real_file
 from mebench.cli import main
 from mebench.schema import REQUIRED
 
@@ -83,26 +82,16 @@ def test_fingerprint_ignores_where_media_live_but_not_labels(tmp_path):
     assert main(["build", "--quiet", "--source", src, "--out", str(a)]) == 0  # rebuilding over a corpus is fine
 
 
-def _assert_clean_failure(capsys, out: Path, *needles: str) -> None:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert not out.exists()
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
-
-
 def test_missing_file(tmp_path, capsys):
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme2={tmp_path / 'nope.xlsx'}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "nope.xlsx", "does not exist")
+    assert_clean_failure(capsys, out, "nope.xlsx", "does not exist")
 
 
 def test_unknown_loader(tmp_path, capsys):
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme3={tmp_path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "casme3", "known loaders")
+    assert_clean_failure(capsys, out, "casme3", "known loaders")
 
 
 def test_wrong_columns(tmp_path, capsys):
@@ -113,7 +102,7 @@ def test_wrong_columns(tmp_path, capsys):
     book.save(tmp_path / "coding.xlsx")
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme2={tmp_path / 'coding.xlsx'}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "coding.xlsx", "Sheet1", "row 1", "apex")
+    assert_clean_failure(capsys, out, "coding.xlsx", "Sheet1", "row 1", "apex")
 
 
 def test_bad_cell_names_row_and_column(tmp_path, capsys):
@@ -126,14 +115,14 @@ def test_bad_cell_names_row_and_column(tmp_path, capsys):
     book.save(tmp_path / "coding.xlsx")
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme2={tmp_path / 'coding.xlsx'}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "coding.xlsx", "row 3", "'OnsetFrame'", "'abc'")
+    assert_clean_failure(capsys, out, "coding.xlsx", "row 3", "'OnsetFrame'", "'abc'")
 
 
 def test_corrupt_xlsx(tmp_path, capsys):
     (tmp_path / "coding.xlsx").write_bytes(b"not a workbook at all")
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme2={tmp_path / 'coding.xlsx'}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "coding.xlsx", "not a readable .xlsx")
+    assert_clean_failure(capsys, out, "coding.xlsx", "not a readable .xlsx")
 
 
 def test_root_without_annotation_file(tmp_path, capsys):
@@ -141,7 +130,7 @@ def test_root_without_annotation_file(tmp_path, capsys):
     (root / "CASME2_RAW_selected").mkdir(parents=True)
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme2={root}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, str(root), "no casme2 annotation file")
+    assert_clean_failure(capsys, out, str(root), "no casme2 annotation file")
 
 
 @pytest.mark.conformance
@@ -150,7 +139,7 @@ def test_failure_in_a_later_source_leaves_nothing(tmp_path, capsys):
     args = ["build", "--source", f"casme2={real_file(FILES['casme2'])}", "--source", f"samm={tmp_path / 'x.xlsx'}",
             "--out", str(out)]
     assert main(args) == 2
-    _assert_clean_failure(capsys, out, "x.xlsx")
+    assert_clean_failure(capsys, out, "x.xlsx")
 
 
 def test_refuses_to_overwrite_a_folder_that_is_not_a_corpus(tmp_path, capsys):

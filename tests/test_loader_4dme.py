@@ -11,6 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from conftest import assert_clean_failure
 from mebench.cli import main
 from mebench.loaders import get_loader
 from mebench.loaders.fourdme import split_emotions
@@ -206,21 +207,13 @@ def test_build_merges_into_a_corpus(tmp_path):
 # --- bad input through the CLI --------------------------------------------------------------------------------------
 
 
-def _assert_clean_failure(capsys, out: Path, *needles: str) -> None:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert not out.exists()
-
-
 def test_text_in_onset(tmp_path, capsys):
     rows = label_rows()[:3]
     rows[2][2] = "abc"
     path = write_labels(tmp_path / "4DME_labels.xlsx", rows)
     out = tmp_path / "c"
     assert main(["build", "--source", f"4dme={path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "4DME_labels.xlsx", "row 4", "'Onset'", "'abc'")
+    assert_clean_failure(capsys, out, "4DME_labels.xlsx", "row 4", "'Onset'", "'abc'")
 
 
 def test_unknown_type(tmp_path, capsys):
@@ -228,7 +221,7 @@ def test_unknown_type(tmp_path, capsys):
     path = write_csv(tmp_path / "4DME_labels.csv", rows, HEADER + ["Type"])
     out = tmp_path / "c"
     assert main(["build", "--source", f"4dme={path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "4DME_labels.csv", "row 2", "'Type'", "sometimes")
+    assert_clean_failure(capsys, out, "4DME_labels.csv", "row 2", "'Type'", "sometimes")
 
 
 def test_missing_emotion_column(tmp_path, capsys):
@@ -236,7 +229,7 @@ def test_missing_emotion_column(tmp_path, capsys):
     path = write_labels(tmp_path / "4DME_labels.xlsx", [["S01", "c1", 1, 5, 9, "AU1"]], header)
     out = tmp_path / "c"
     assert main(["build", "--source", f"4dme={path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "4DME_labels.xlsx", "row 1", "emotion")
+    assert_clean_failure(capsys, out, "4DME_labels.xlsx", "row 1", "emotion")
 
 
 def test_root_without_label_file(tmp_path, capsys):
@@ -244,4 +237,4 @@ def test_root_without_label_file(tmp_path, capsys):
     (root / "gray_micro").mkdir(parents=True)
     out = tmp_path / "c"
     assert main(["build", "--source", f"4dme={root}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, str(root), "4DME")
+    assert_clean_failure(capsys, out, str(root), "4DME")

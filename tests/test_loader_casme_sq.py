@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import real_file
+from conftest import assert_clean_failure, real_file
 from mebench.cli import main
 from mebench.loaders import get_loader
 
@@ -195,20 +195,12 @@ def test_build_writes_videos_table(tmp_path):
 # --- bad input through the CLI --------------------------------------------------------------------------------------
 
 
-def _assert_clean_failure(capsys, out: Path, *needles: str) -> None:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert not out.exists()
-
-
 def test_root_without_code_final(tmp_path, capsys):
     root = tmp_path / "CASME_sq"
     (root / "rawpic" / "s15").mkdir(parents=True)
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme-sq={root}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, str(root), "code_final.xlsx")
+    assert_clean_failure(capsys, out, str(root), "code_final.xlsx")
 
 
 def test_bad_type_cell_names_row_and_column(tmp_path, capsys):
@@ -219,7 +211,7 @@ def test_bad_type_cell_names_row_and_column(tmp_path, capsys):
     book.save(tmp_path / "code_final.xlsx")
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme-sq={tmp_path / 'code_final.xlsx'}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "code_final.xlsx", "CASFEcode_final", "row 2", "column 8", "mega-expression")
+    assert_clean_failure(capsys, out, "code_final.xlsx", "CASFEcode_final", "row 2", "column 8", "mega-expression")
 
 
 def test_bad_frame_cell_names_row_and_column(tmp_path, capsys):
@@ -229,7 +221,7 @@ def test_bad_frame_cell_names_row_and_column(tmp_path, capsys):
     ])
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme-sq={path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "code_final.csv", "row 2", "column 4", "'abc'")
+    assert_clean_failure(capsys, out, "code_final.csv", "row 2", "column 4", "'abc'")
 
 
 def test_conflicting_naming_sheet(tmp_path, capsys):
@@ -242,4 +234,4 @@ def test_conflicting_naming_sheet(tmp_path, capsys):
     book.save(tmp_path / "code_final.xlsx")
     out = tmp_path / "c"
     assert main(["build", "--source", f"casme-sq={tmp_path / 'code_final.xlsx'}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "naming rule1", "row 2", "participant 1")
+    assert_clean_failure(capsys, out, "naming rule1", "row 2", "participant 1")

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import real_file
+from conftest import assert_clean_failure, real_file
 from mebench.cli import main
 from mebench.errors import InputError
 from mebench.loaders import get_loader
@@ -216,21 +216,13 @@ def test_build_writes_the_emg_table(tmp_path):
 # --- bad input through the CLI --------------------------------------------------------------------------------------
 
 
-def _assert_clean_failure(capsys, out: Path, *needles: str) -> None:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert not out.exists()
-
-
 def test_text_in_video_onset(tmp_path, capsys):
     rows = [list(r) for r in SMALL]
     rows[1][2] = "abc"
     path = _write_sheet(tmp_path / "380_sort.xlsx", rows)
     out = tmp_path / "c"
     assert main(["build", "--source", f"casmemg={path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "380_sort.xlsx", "Sheet1", "row 3", "'video_onset'", "'abc'")
+    assert_clean_failure(capsys, out, "380_sort.xlsx", "Sheet1", "row 3", "'video_onset'", "'abc'")
 
 
 def test_text_in_emg_onset(tmp_path, capsys):
@@ -239,7 +231,7 @@ def test_text_in_emg_onset(tmp_path, capsys):
     path = _write_sheet(tmp_path / "380_sort.xlsx", rows)
     out = tmp_path / "c"
     assert main(["build", "--source", f"casmemg={path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "row 4", "'emg_onset'", "1:02.3")
+    assert_clean_failure(capsys, out, "row 4", "'emg_onset'", "1:02.3")
 
 
 def test_bad_channel(tmp_path, capsys):
@@ -248,7 +240,7 @@ def test_bad_channel(tmp_path, capsys):
     path = _write_sheet(tmp_path / "380_sort.xlsx", rows)
     out = tmp_path / "c"
     assert main(["build", "--source", f"casmemg={path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "row 2", "'channel'", "1-8")
+    assert_clean_failure(capsys, out, "row 2", "'channel'", "1-8")
 
 
 def test_broken_emg_file_fails_the_build(tmp_path, capsys):
@@ -256,11 +248,11 @@ def test_broken_emg_file_fails_the_build(tmp_path, capsys):
     (root / "02" / "3.csv").write_text("a,b\nx,y\n")
     out = tmp_path / "c"
     assert main(["build", "--source", f"casmemg={root}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "3.csv")
+    assert_clean_failure(capsys, out, "3.csv")
 
 
 def test_missing_columns(tmp_path, capsys):
     path = _write_sheet(tmp_path / "380_sort.xlsx", [[1, 1, 9.3]], header=["sub", "video", "video_onset"])
     out = tmp_path / "c"
     assert main(["build", "--source", f"casmemg={path}", "--out", str(out)]) == 2
-    _assert_clean_failure(capsys, out, "380_sort.xlsx", "video_offset")
+    assert_clean_failure(capsys, out, "380_sort.xlsx", "video_offset")

@@ -4,7 +4,6 @@ shapes (header in row 1, numeric subjects, CSV export), media resolution under a
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -13,6 +12,7 @@ import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import real_file
 from mebench.cli import main
 from mebench.corpus import Source, build_corpus
 from mebench.errors import InputError
@@ -25,21 +25,9 @@ EMOTIONS = {"anger": 57, "others": 26, "happiness": 26, "surprise": 15, "contemp
             "sadness": 6}
 
 
-def annotations_root() -> Path:
-    env = os.environ.get("MEBENCH_ANNOTATIONS")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "annotations"
-
-
 @pytest.fixture(scope="module")
 def real_samm() -> Path:
-    """The real workbook; skipped with the reason where absent (CI sets MEBENCH_ANNOTATIONS and requires it)."""
-    path = annotations_root() / SAMM_FILE
-    if not path.is_file():
-        message = f"real SAMM annotation file {path} is absent (set MEBENCH_ANNOTATIONS to the shared annotations)"
-        if os.environ.get("MEBENCH_REQUIRE_CONFORMANCE") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return real_file(SAMM_FILE)
 
 
 @pytest.fixture(scope="module")
