@@ -280,3 +280,9 @@ def read_samples(corpus: Path):
     """The samples table as a pandas DataFrame (list columns as Python lists)."""
     read_meta(corpus)
     return pq.read_table(Path(corpus) / SAMPLES_FILE).to_pandas(types_mapper=None)
+
+
+def read_videos(corpus: Path):
+    """The long-video table as a pandas DataFrame, or None for a corpus without long videos."""
+    path = Path(corpus) / VIDEOS_FILE
+    return pq.read_table(path).to_pandas() if path.exists() else None
