@@ -2,7 +2,9 @@
 
 The full demo (shadow corpus -> build -> baselines -> leaderboard -> cards, DESIGN.md section 9) grows as those
 stages land. Today it builds a corpus from the real public annotation files when they are found
-($MEBENCH_ANNOTATIONS or ../shared/annotations), and says which stages are not there yet.
+($MEBENCH_ANNOTATIONS or ../shared/annotations), lists what every protocol selects on it, reports how far the
+native emotions agree with the AU-derived ones, and says which stages are not there yet. Each step is the
+command a user would type.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ ANNOTATION_FILES = {
 
 PENDING = [
     "shadow corpus (`mebench synth`): synthetic faces, EMG and meshes in each dataset's native layout",
-    "protocols, harmonized labels and `mebench score` / `mebench run`",
-    "baselines, leaderboard tables and site, corpus cards",
+    "`mebench run` (models trained fold by fold by the harness) and the baselines of the papers",
+    "leaderboard tables and site, generated corpus cards, Hugging Face export",
 ]
 
 
@@ -63,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  {dataset:9s} {counts['samples']:4d} samples, {counts['subjects']:3d} subjects, "
                           f"{counts['micro']} micro / {counts['macro']} macro / {counts['untyped']} untyped")
         console.print(f"  errata applied: {sum(result.errata.values())} rows; report {corpus / 'build_report.md'}")
+        from mebench.cli import main
+
+        for argv in (["protocols", "--corpus", str(corpus)], ["labels", "--corpus", str(corpus), "--rows", "0"]):
+            console.rule(f"mebench {' '.join(argv)}")
+            main(argv)
     console.print("\nNot in this version yet:")
     for line in PENDING:
         console.print(f"  - {line}")
