@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,7 @@ class DatasetLoader:
         return None
 
     def load(self, path: Path) -> LoadResult:
+        self._glob_cache: dict[tuple[str, str, str], list[Path]] = {}
         annotation_file, media_root = self.locate(path)
         raw_samples, notes, header = self.read_records(annotation_file)
         rows = [self.convert(sample, notes) for sample in raw_samples]
@@ -227,32 +229,52 @@ class DatasetLoader:
 
     def resolve_media(self, row: dict[str, Any], sample: RawSample, root: Path | None,
                       notes: list[Note]) -> dict[str, Any]:
+        """Fill each media column from its templates, first match wins. A template may hold glob wildcards, so a
+        folder can be found by its own name wherever a release filed it (CAS(ME)^2 files s23's video under s19);
+        a template whose fields are empty for this row cannot name anything and is skipped."""
         resolved: dict[str, Any] = {}
         for column, defaults in self.media_templates.items():
             resolved[column] = None
             if root is None:
                 continue
-            templates = self.templates.get(column, defaults)
+            kind = self.media_kind.get(column, "dir")
             fields = self.template_fields(row, sample)
             tried = []
-            for template in templates:
+            for template in self.templates.get(column, defaults):
+                empty = [name for name in template_field_names(template) if fields.get(name) is None]
+                if empty:
+                    tried.append(f"{template} ({', '.join(empty)} empty)")
+                    continue
                 try:
                     relative = render_template(template, fields)
                 except (KeyError, ValueError, IndexError) as exc:
                     raise InputError(f"media template {template!r} for {self.name}.{column} cannot be filled: {exc}"
                                      f" (fields: {sorted(fields)})") from None
-                candidate = root / relative
                 tried.append(relative)
-                if self.media_kind.get(column, "dir") == "dir" and candidate.is_dir():
-                    resolved[column] = str(candidate)
-                    break
-                if self.media_kind.get(column, "dir") == "file" and candidate.is_file():
-                    resolved[column] = str(candidate)
+                matches = self.find_media(Path(root), relative, kind)
+                if matches:
+                    resolved[column] = str(matches[0])
+                    if len(matches) > 1:
+                        notes.append(Note("ambiguous-media", f"{column}: {len(matches)} matches for {relative}, "
+                                          f"using {matches[0].name}", dataset=self.name, file=str(root),
+                                          sample_id=row.get("sample_id")))
                     break
             if resolved[column] is None:
                 notes.append(Note("missing-media", f"{column} not found (tried {', '.join(tried)})",
                                   dataset=self.name, file=str(root), sample_id=row.get("sample_id")))
         return resolved
+
+    def find_media(self, root: Path, relative: str, kind: str) -> list[Path]:
+        """Paths under root matching `relative` (a plain path or a glob) of the wanted kind, sorted; globs are
+        cached for the duration of one load (many rows share a long video)."""
+        if not GLOB_CHARS.search(relative):
+            candidate = root / relative
+            return [candidate] if (candidate.is_dir() if kind == "dir" else candidate.is_file()) else []
+        key = (str(root), relative, kind)
+        if key not in self._glob_cache:
+            wanted = Path.is_dir if kind == "dir" else Path.is_file
+            self._glob_cache[key] = [p for p in sorted(root.glob(relative)) if wanted(p)]
+        return self._glob_cache[key]
 
 
 def long_videos(result: LoadResult) -> list[dict[str, Any]]:
@@ -293,6 +315,13 @@ _FORMATTER = _Formatter()
 
 def render_template(template: str, fields: Mapping[str, Any]) -> str:
     return _FORMATTER.vformat(template, (), dict(fields))
+
+
+def template_field_names(template: str) -> list[str]:
+    return [name for _, name, _, _ in _FORMATTER.parse(template) if name]
+
+
+GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def assign_sample_ids(rows: list[dict[str, Any]]) -> None:

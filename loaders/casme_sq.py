@@ -47,7 +47,7 @@ from mebench.cells import as_text
 from mebench.errors import InputError
 from mebench.sheets import RawSheet, is_blank, read_raw, sheet_names, table_by_position
 
-from .base import DatasetLoader, LoadResult, Note, RawSample, long_videos, render_template
+from .base import DatasetLoader, LoadResult, Note, RawSample, long_videos
 
 DATA_SHEET = "CASFEcode_final"
 SUBJECT_SHEET = "naming rule1"
@@ -69,7 +69,6 @@ NAMING_CSV_NAMES = ("naming rule1.csv", "naming_rule1.csv", "naming-rule1.csv", 
 VIDEO_CSV_NAMES = ("naming rule2.csv", "naming_rule2.csv", "naming-rule2.csv", "naming rule 2.csv")
 
 TYPES = {"macro-expression": "macro", "macro": "macro", "micro-expression": "micro", "micro": "micro"}
-GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def _data_sheet(names: list[str]) -> str | None:
@@ -184,7 +183,7 @@ class Loader(DatasetLoader):
                 notes.append(Note("missing-type", "expression type cell is empty; left untyped (never derived from "
                                   "the duration for CAS(ME)^2)", sheet=raw.label, row=record.row,
                                   column=labels["type"], **where))
-            media_keys = {"video_code": code or "", "subject_number": re.sub(r"\D", "", subject)}
+            media_keys = {"video_code": code or None, "subject_number": re.sub(r"\D", "", subject)}
             samples.append(RawSample(record, fields, extras=extras, media_keys=media_keys, columns=labels))
         for index in sorted(unknown_participants):
             notes.append(Note("unknown-subject", f"participant index {index} is not in the naming table ({naming}); "
@@ -236,61 +235,7 @@ class Loader(DatasetLoader):
     def expression_type(self, sample: RawSample, row: dict[str, Any]) -> tuple[str | None, str]:
         return sample.fields.get("type"), "annotation"
 
-    # --- media ------------------------------------------------------------------------------------------------------
-
-    def resolve_media(self, row, sample, root, notes):
-        """As the base, but a template may hold glob wildcards: the long video's folder is found by its own name
-        wherever it is filed (the release has s23's '23_0502funnyerrors' under s19). Globs are cached per pattern."""
-        resolved: dict[str, Any] = {}
-        cache = self._glob_cache
-        for column, defaults in self.media_templates.items():
-            resolved[column] = None
-            if root is None:
-                continue
-            if not sample.media_keys.get("video_code"):
-                continue  # no video code: the folder cannot be named (reported as unknown-video)
-            kind = self.media_kind.get(column, "dir")
-            tried = []
-            for template in self.templates.get(column, defaults):
-                try:
-                    relative = render_template(template, self.template_fields(row, sample))
-                except (KeyError, ValueError, IndexError) as exc:
-                    raise InputError(f"media template {template!r} for {self.name}.{column} cannot be filled: "
-                                     f"{exc}") from None
-                tried.append(relative)
-                key = (str(root), relative, kind)
-                if key not in cache:
-                    cache[key] = _find(Path(root), relative, kind)
-                matches = cache[key]
-                if matches:
-                    resolved[column] = str(matches[0])
-                    if len(matches) > 1:
-                        notes.append(Note("ambiguous-media", f"{column}: {len(matches)} matches for {relative}, "
-                                          f"using {matches[0].name}", dataset=self.name, file=str(root),
-                                          sample_id=row.get("sample_id")))
-                    break
-            if resolved[column] is None:
-                notes.append(Note("missing-media", f"{column} not found (tried {', '.join(tried)})",
-                                  dataset=self.name, file=str(root), sample_id=row.get("sample_id")))
-        return resolved
-
     def finish(self, result: LoadResult) -> LoadResult:
         """One `videos` row per long video; frames counted from the folder, and intervals past its end reported."""
         result.videos = long_videos(result)
         return result
-
-    def locate(self, path: Path):
-        """As the base, forgetting folders globbed by an earlier load."""
-        annotation_file, root = super().locate(path)
-        self._glob_cache: dict[tuple[str, str, str], list[Path]] = {}
-        return annotation_file, root
-
-
-def _find(root: Path, relative: str, kind: str) -> list[Path]:
-    """Paths under root matching `relative` (a plain path or a glob), of the wanted kind, sorted."""
-    if GLOB_CHARS.search(relative):
-        candidates = sorted(root.glob(relative))
-    else:
-        candidates = [root / relative]
-    wanted = Path.is_dir if kind == "dir" else Path.is_file
-    return [p for p in candidates if wanted(p)]
