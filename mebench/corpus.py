@@ -179,6 +179,10 @@ def build_corpus(sources: list[Source], out: Path, progress: Callable[[str], Non
         report = {"fingerprint": fp, "counts": counts, "errata_applied": meta["errata_applied"], "notes": notes}
         (folder / REPORT_JSON).write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
         (folder / REPORT_MD).write_text(render_report_markdown(meta, notes))
+        # The corpus card (DESIGN.md section 10), written last: it reads the files above from `folder`.
+        from mebench.corpus_card import CARD_FILE, render_corpus_card
+
+        (folder / CARD_FILE).write_text(render_corpus_card(folder), encoding="utf-8")
 
     write_atomically(out, write)
     return BuildResult(out, counts, fp, notes, dict(errata))

@@ -71,6 +71,7 @@ class SubmissionInfo:
     predictions_sha256: str | None = None
     model: str | None = None
     seeds: Any = None
+    predictions_file: str | None = None  # name of the scored file, so `leaderboard add` finds it beside the record
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -78,7 +79,7 @@ class SubmissionInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "predictions_sha256": self.predictions_sha256,
-                "model": self.model, "seeds": self.seeds}
+                "predictions_file": self.predictions_file, "model": self.model, "seeds": self.seeds}
 
 
 @dataclass

@@ -114,7 +114,7 @@ def test_perfect_predictions_give_one_and_a_section_7_record(real_corpus, truth,
     assert record["corpus"] == {"fingerprint": meta["fingerprint"], "shadow": False, "datasets": ["casme2", "samm"]}
     assert record["submission"] == {"name": "perfect", "kind": "predictions",
                                     "predictions_sha256": hashlib.sha256(predictions.read_bytes()).hexdigest(),
-                                    "model": None, "seeds": None}
+                                    "predictions_file": predictions.name, "model": None, "seeds": None}
     assert record["metrics"] == {"uf1": 1.0, "uar": 1.0, "accuracy": 1.0}
     assert len(record["per_fold"]) == 52 and all(f["uf1"] == 1.0 for f in record["per_fold"])
     assert record["ci"]["uf1"]["low"] == record["ci"]["uf1"]["high"] == 1.0

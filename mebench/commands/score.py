@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
                          f"{', '.join(protocol.datasets)})", file=args.corpus)
     predictions = load_predictions(args.predictions, protocol, selection)
     submission = SubmissionInfo(name=args.name or args.predictions.stem, kind="predictions",
-                                predictions_sha256=predictions.sha256)
+                                predictions_sha256=predictions.sha256,
+                                predictions_file=Path(args.predictions).name)
     record = make_record(protocol, corpus.meta, selection, predictions.frame, submission)
     if args.out is not None:
         write_record(record, args.out)
