@@ -50,11 +50,14 @@ from mebench.cells import as_number, as_text
 from mebench.errors import InputError
 from mebench.sheets import Column, Record, is_blank, read_raw, table_from_header
 
-from .base import DatasetLoader, LoadResult, Note, RawSample, long_videos
+from .base import DatasetLoader, LoadResult, Note, RawSample, long_videos, render_template
 
 SAMPLING_RATE = 1000.0
 HEAD_ROWS = 199  # emg_sigpro.m keeps data(200:end, :)
 N_CHANNELS = 8
+# Per-subject MVC sessions (seed 001 section 4.4, part A), relative to the dataset root; the release layout is not
+# public: these are where mebench looks (the shadow corpus writes the first).
+MVC_TEMPLATES = ("{sub:02d}/MVC.mat", "{sub:02d}/MVC.csv", "MVC/{sub:02d}.mat", "MVC/{sub:02d}.csv")
 
 COLUMNS = (
     Column("sub", ("sub", "subject")),
@@ -241,7 +244,9 @@ class Loader(DatasetLoader):
     # --- signals ----------------------------------------------------------------------------------------------------
 
     def finish(self, result: LoadResult) -> LoadResult:
-        """`videos` (one row per recording) and, where EMG files were resolved, the `emg` signal table."""
+        """`videos` (one row per recording) and, where EMG files were resolved, the `emg` signal table; where MVC
+        sessions are found (`MVC_TEMPLATES`), the `mvc` table (mvc.parquet: the `emg` layout, one row per subject,
+        video_id '<sub:02d>/MVC', kind 'mvc'), which `mebench emg stats` uses as the MVC of eq. 6."""
         result.videos = long_videos(result)
         recordings: dict[str, dict[str, Any]] = {}
         for row in result.samples:
@@ -249,7 +254,27 @@ class Loader(DatasetLoader):
                 recordings.setdefault(row["video_id"], row)
         if recordings:
             result.tables["emg"] = emg_table(list(recordings.values()))
+        mvc = self.mvc_rows(result)
+        if mvc:
+            table = emg_table(mvc)
+            result.tables["mvc"] = table.append_column("kind", pa.array(["mvc"] * table.num_rows, pa.string()))
         return result
+
+    def mvc_rows(self, result: LoadResult) -> list[dict[str, Any]]:
+        """One pseudo-row (the keys `emg_table` reads) per subject whose MVC session is under the media root."""
+        if result.media_root is None:
+            return []
+        rows = []
+        for row in {r["subject"]: r for r in result.samples}.values():
+            sub = _key(row["subject_raw"]) or ""
+            for template in MVC_TEMPLATES:
+                path = Path(result.media_root) / render_template(template, {"sub": sub})
+                if path.is_file():
+                    rows.append({"dataset": row["dataset"], "subject": row["subject"],
+                                 "subject_raw": row["subject_raw"], "clip": "MVC", "video_id": f"{_pad(sub)}/MVC",
+                                 "emg_path": str(path)})
+                    break
+        return rows
 
 
 # --- EMG files -------------------------------------------------------------------------------------------------------
