@@ -69,7 +69,7 @@ class SubmissionInfo:
     name: str
     kind: str = "predictions"
     predictions_sha256: str | None = None
-    model: str | None = None
+    model: str | dict[str, Any] | None = None  # harness-run: {name, version, class, params, ...}
     seeds: Any = None
     predictions_file: str | None = None  # name of the scored file, so `leaderboard add` finds it beside the record
 
