@@ -26,6 +26,9 @@ import importlib.util
 import inspect
 import json
 import os
+
+# pyrender (4D meshes) needs an offscreen GL; EGL works headless. Set before anything imports PyOpenGL.
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 import shutil
 import tempfile
 import warnings
