@@ -1,12 +1,14 @@
 """Shadow CASMEMG (mebench.synth.casmemg + the EMG model mebench.synth.emg): the channel map of seed 001 Table 8,
-bursts where the timing sheet says, MVC% of MEs below MaEs, a build that reads every recording, identical bytes
-for an identical seed."""
+bursts where the timing sheet says, MVC% of MEs below MaEs, a build that reads every recording and resolves every
+medium (EMG and face video), face videos on the video clock with the expressions at the sheet's apexes, identical
+bytes for an identical seed."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import openpyxl
 import pyarrow.parquet as pq
@@ -14,7 +16,7 @@ import pytest
 
 from mebench.corpus import Source, build_corpus
 from mebench.loaders.casmemg import read_emg
-from mebench.synth import casmemg, emg
+from mebench.synth import aufields, casmemg, emg
 
 SEED = 11
 
@@ -31,7 +33,7 @@ def tiny(tmp_path_factory):
 def small(tmp_path_factory):
     root = tmp_path_factory.mktemp("casmemg-small")
     plan = casmemg.plan("small", SEED)
-    counts = casmemg.write_plan(root, plan)
+    counts = casmemg.write_plan(root, plan, videos=False)  # EMG checks only: the face videos are tiny's
     return root, counts, plan
 
 
@@ -118,10 +120,11 @@ def test_build_reads_every_row_and_recording(tiny, tmp_path):
     assert result.counts["casmemg"]["subjects"] == counts["subjects"] == len(plan.subjects)
     assert counts == {"samples": 6, "subjects": 3}
     kinds = [n["kind"] for n in result.notes]
-    assert not [n for n in result.notes if n["kind"] == "missing-media" and "emg_path" in n["message"]]
+    assert "missing-media" not in kinds, [n for n in result.notes if n["kind"] == "missing-media"]
     assert not {"coding-mismatch", "coding-missing", "coding-unmatched", "formula"} & set(kinds)
     samples = pq.read_table(tmp_path / "corpus" / "samples.parquet").to_pandas()
     assert samples["emg_path"].notna().all()
+    assert samples["video_path"].notna().all()
     assert (samples["type_source"] == "annotation").all()
     assert not any(len(e) for e in samples["errata"])
     by_row = {int(r.source_row): r for r in samples.itertuples()}
@@ -138,12 +141,74 @@ def test_build_reads_every_row_and_recording(tiny, tmp_path):
         else:
             assert row.emg_apex_s == pytest.approx(e.emg_apex, abs=1e-9)
         assert row.onset_s - row.emg_onset_s == pytest.approx(rec_lead(plan, e), abs=0.011)
+        assert Path(row.video_path) == root / f"{e.sub:02d}" / f"{e.video}.avi"  # the loader's default template
     table = pq.read_table(tmp_path / "corpus" / "emg.parquet")
     assert table.num_rows == len(plan.recordings)
     assert table.schema.metadata[b"sampling_rate_hz"] == b"1000.0"
     assert sorted(table.column("video_id").to_pylist()) == sorted(f"{r.sub:02d}/{r.video}" for r in plan.recordings)
     meta = json.loads((tmp_path / "corpus" / "corpus.json").read_text())
     assert "emg.parquet" in meta["tables"]
+
+
+def _video(root: Path, rec: casmemg.Recording) -> tuple[list[np.ndarray], float]:
+    """All frames of a recording's face video (grey) and the fps its header says."""
+    capture = cv2.VideoCapture(str(root / rec.video_path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+    capture.release()
+    return frames, fps
+
+
+def _box(landmarks: np.ndarray, margin: float, xx: np.ndarray, yy: np.ndarray, points) -> np.ndarray:
+    pts = landmarks[list(points)]
+    return ((xx >= pts[:, 0].min() - margin) & (xx <= pts[:, 0].max() + margin)
+            & (yy >= pts[:, 1].min() - margin) & (yy <= pts[:, 1].max() + margin))
+
+
+def _motion(before: np.ndarray, after: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """Optical-flow magnitude between two frames, the head drift (one translation of the whole face) removed."""
+    flow = cv2.calcOpticalFlowFarneback(before, after, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    flow -= np.median(flow[face], axis=0)
+    return np.linalg.norm(flow, axis=2)
+
+
+def test_face_video_shows_the_expressions_on_the_video_clock(tiny):
+    """Frame k of <sub>/<video>.avi is at k / 30 s of the video clock (380_sort.xlsx's video_* columns): at an
+    expression's video apex the face has moved, in the region of its leading AU, against the neutral face 0.3 s
+    before its video onset - far more than between two neutral frames or once the expression is over (the tiny
+    expressions measure 3-50x; micro ~0.1-0.4 px, macro ~0.4-1 px of mean flow in the region)."""
+    root, _, plan = tiny
+    checked = 0
+    for rec in plan.recordings:
+        frames, fps = _video(root, rec)
+        assert fps == pytest.approx(30.0)
+        assert len(frames) == rec.n_frames
+        end = rec.lead + rec.n_samples / emg.FS  # the end of the EMG recording on the video clock
+        assert (len(frames) - 1) / fps <= end < len(frames) / fps  # frame 0 at t 0: the whole span, uncropped
+        face = casmemg.video_face(plan, rec.sub)
+        landmarks, iod = face.landmarks, face.iod
+        assert frames[0].shape == (face.size[1], face.size[0])
+        yy, xx = np.mgrid[0:face.size[1], 0:face.size[0]]
+        whole = _box(landmarks, 0.0, xx, yy, range(68))
+        for e in rec.expressions:
+            def at(t: float) -> np.ndarray:
+                return frames[int(round(t * fps))]
+
+            au = casmemg._lead_au(e.aus)
+            region = _box(landmarks, 0.3 * iod, xx, yy, aufields.REGION_LANDMARKS[aufields.AU_REGION[au]])
+            apex = _motion(at(e.video_onset - 0.3), at(e.video_apex), whole)[region].mean()
+            still = _motion(at(e.video_onset - 0.6), at(e.video_onset - 0.3), whole)[region].mean()
+            after = _motion(at(e.video_onset - 0.3), at(e.video_offset + 0.3), whole)[region].mean()
+            factor, least = (5.0, 0.2) if e.type == "macro" else (2.0, 0.06)  # weakest: the left-only micro AU9
+            assert apex > factor * still and apex > factor * after, (e, apex, still, after)
+            assert apex > least, (e, apex)  # pixels (IOD 38 px)
+            checked += 1
+    assert checked == len(plan.rows) == 6
 
 
 def rec_lead(plan: casmemg.Plan, e: casmemg.Expression) -> float:
@@ -155,6 +220,7 @@ def test_native_layout_and_quirks(tiny):
     assert (root / casmemg.TIMING_FILE).is_file() and (root / casmemg.CODING_FILE).is_file()
     for rec in plan.recordings:
         assert (root / rec.path).is_file()
+        assert (root / f"{rec.sub:02d}" / f"{rec.video}.avi").is_file()
     for sub in plan.subjects:
         assert (root / f"{sub:02d}" / "MVC.mat").is_file()
     formulas = openpyxl.load_workbook(root / casmemg.TIMING_FILE)["Sheet1"]
@@ -196,3 +262,4 @@ def test_identical_seed_gives_identical_bytes(tiny, tmp_path):
     other.mkdir()
     casmemg.write(other, "tiny", SEED + 1)
     assert (other / "01" / "MVC.mat").read_bytes() != (root / "01" / "MVC.mat").read_bytes()
+    assert (other / "01" / "21.avi").read_bytes() != (root / "01" / "21.avi").read_bytes()

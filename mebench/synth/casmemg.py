@@ -21,13 +21,26 @@
                          movements contracted 3 times (1 s each); Signal holds the instructed movement = the channel
                          number during each contraction, 0 at rest (``emg.mvc_protocol`` gives the same windows).
                          A channel's MVC is the maximum of its envelope (``emg.envelope``) over this recording.
+    <sub:02d>/<video>.avi  the face video of each recording (the loader's ``video_path`` template
+                         ``{sub:02d}/{video}.avi``): Motion JPEG (mebench.synth.avi), 30 fps (seed 001's camera),
+                         VIDEO_SIZE faces at every scale (160 x 176 px, IOD 38: casme-sq's tiny faces). It shows the
+                         recording's expressions (their AUs, micro ~ a third of macro amplitude: mebench.synth.events
+                         GAIN) on the video clock of 380_sort.xlsx, the EMG blinks (c3) as AU45 blinks at EMG time +
+                         lead, a few more blinks before the EMG starts, slow head drift and sensor noise. Rendered with
+                         the synth core exactly as casme_sq.py renders its long videos (render.Job / run_jobs); the
+                         frames go to a scratch folder that is deleted (the release has videos, not frame folders).
 
 Clocks: sample j of a recording (0-based, marker -1 rows not counted) is at (j + 1) / 1000 s on the EMG clock and
 its Time cell says so; the official code keeps data(200:end) and puts index i at (i + 200) / 1000 s - the same
 clock. emg_onset/apex/offset are where the burst of the carrying channel really starts, peaks and ends (the
 formula cells included: the burst was placed at the formula's value). The video clock leads the EMG clock by a
 per-recording offset drawn in 1.4-20.4 s (video = EMG + lead + a few ms of coder jitter); video durations stay
-< 0.5 s for ME and >= 0.5 s for MaE.
+< 0.5 s for ME and >= 0.5 s for MaE. The face video is the whole video clock, uncropped: frame k (0-based) is at
+k / 30 s of the video clock (frame 0 = t 0, ``video_frame``), and it runs to the end of the EMG recording on that
+clock (``Recording.n_frames`` = floor((lead + n_samples / 1000) * 30) + 1); the camera started ``lead`` seconds
+before the EMG, so the first ``lead`` seconds are video only. An expression's envelope rises from frame
+video_onset * 30 to video_apex * 30 (fractional positions; the true apex, also where the sheet's cell is empty) and
+falls to video_offset * 30. The loader keeps seconds, not frames, so nothing there depends on this numbering.
 
 Expressions: full = seed 001 Table 6 exactly (380: ME/MaE per emotion) over 35 subjects; small = 80 drawn from that
 table over 8 subjects; tiny = 6 fixed ones over 3 subjects (AU12 micro+macro sharing one recording, anger, surprise,
@@ -49,6 +62,8 @@ import numpy as np
 
 from mebench.synth import check_scale, rng
 from mebench.synth import emg
+from mebench.synth import events as ev
+from mebench.synth import render
 
 DATASET = "casmemg"
 TIMING_FILE = "380_sort.xlsx"
@@ -93,6 +108,10 @@ SECONDARY = (0.3, 0.6)  # other AUs' channels, fraction of the carrier's amplitu
 DOMINANCE = 2.0  # carrier in-band power over any other channel's, during the burst (expected)
 
 SCALES = {"tiny": (3, 6), "small": (8, 80), "full": (35, 380)}
+VIDEO_FPS = 30.0  # seed 001: the face camera records at 30 FPS
+VIDEO_SIZE = (160, 176, 38)  # width, height, IOD (px) of the face videos at every scale: cheap, as casme-sq tiny
+VIDEO_SUFFIX = ".avi"
+VIDEO_DRIFT_PX, VIDEO_NOISE = 1.2, 1.8  # head drift and sensor noise, as casme-sq's long videos
 EMPTY_APEX = {"tiny": (1, 1), "small": (2, 1), "full": (5, 1)}  # (video_apex, emg_apex) empty cells
 FORMULA_RATE = 0.06
 
@@ -148,6 +167,15 @@ class Recording:
     @property
     def path(self) -> str:
         return f"{self.sub:02d}/{self.video}.mat"
+
+    @property
+    def video_path(self) -> str:
+        return f"{self.sub:02d}/{self.video}{VIDEO_SUFFIX}"
+
+    @property
+    def n_frames(self) -> int:
+        """Frames of the face video: video-clock 0 to the end of the EMG recording (lead + n_samples / 1000 s)."""
+        return int(np.floor((self.lead + self.n_samples / emg.FS) * VIDEO_FPS + 1e-9)) + 1
 
 
 @dataclass
@@ -419,6 +447,46 @@ def _mvc_matrix(seed: int, sub: int, subject: emg.Subject) -> np.ndarray:
     return emg.render(r, subject, spec, extra)
 
 
+def video_frame(t: float) -> float:
+    """Video-clock seconds -> (fractional) frame position in the face video: frame k is at k / 30 s."""
+    return float(t) * VIDEO_FPS
+
+
+def render_aus(e: Expression) -> list[tuple[int, str | None, float]]:
+    """(AU, side, amplitude) the face video moves for an expression: its coded AUs with their sides ('L12' = left
+    only), at the events module's micro / macro amplitude."""
+    tokens = []
+    for text in str(e.au_cell).split("+"):
+        text = text.strip()
+        side = text[0] if text[:1] in ("L", "R") else None
+        tokens.append(ev.Token(int(text.lstrip("LR")), side))
+    return ev.Expression(f"{e.sub:02d}", str(e.video), e.type, e.emotion, tuple(tokens), e.au_cell).render_aus()
+
+
+def face_key(p: Plan, sub: int) -> render.FaceKey:
+    """The render face key of a subject (identity stream rng(seed, 'identity', 'casmemg', '<sub:02d>'))."""
+    return (p.seed, DATASET, f"{sub:02d}", *VIDEO_SIZE, False)
+
+
+def video_face(p: Plan, sub: int):
+    """The subject's ``faces.Face`` as the videos render it (neutral landmarks in pixels, for checks)."""
+    return render._face(face_key(p, sub))
+
+
+def video_job(p: Plan, rec: Recording, root: Path) -> render.Job:
+    """The rendering job of a recording's face video (``root / rec.video_path``): the release has videos only,
+    so no frame files are written."""
+    lead_frames = int(rec.lead * VIDEO_FPS)
+    before = ev.blinks(rng(p.seed, DATASET, "video-blinks", rec.sub, rec.video), lead_frames, VIDEO_FPS)
+    blinks = before + [(video_frame(b.onset + rec.lead), video_frame(b.apex + rec.lead),
+                        video_frame(b.offset + rec.lead)) for b in rec.blinks]
+    events = [(render_aus(e), video_frame(e.video_onset), video_frame(e.video_apex), video_frame(e.video_offset))
+              for e in rec.expressions]
+    return render.Job(face=face_key(p, rec.sub), folder=None, pattern="frame.jpg", first=0, n_frames=rec.n_frames, events=events, blinks=blinks,
+                      drift_px=VIDEO_DRIFT_PX, fps=VIDEO_FPS, noise_sigma=VIDEO_NOISE,
+                      seed_keys=(DATASET, "video", rec.sub, rec.video), video=str(Path(root) / rec.video_path))
+
+
 def _timing_workbook(rows: list[Expression]):
     import openpyxl
 
@@ -461,12 +529,15 @@ def write(root: Path, scale: str, seed: int, progress: Callable[[int, int], None
     return write_plan(root, plan(scale, seed), progress)
 
 
-def write_plan(root: Path, p: Plan, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """``write`` for a plan already drawn (``plan(scale, seed)``)."""
+def write_plan(root: Path, p: Plan, progress: Callable[[int, int], None] | None = None,
+               videos: bool = True) -> dict[str, int]:
+    """``write`` for a plan already drawn (``plan(scale, seed)``); ``videos=False`` leaves out the face videos (the
+    bulk of the time: for checks of the EMG alone)."""
     from mebench.synth.xlsx import save_workbook
 
     root = Path(root)
-    total = len(p.recordings) + len(p.subjects) + 1
+    n_frames = sum(rec.n_frames for rec in p.recordings) if videos else 0
+    total = len(p.recordings) + len(p.subjects) + n_frames + 1
     done = 0
     for rec in p.recordings:
         emg.save_mat_table(root / rec.path, recording_matrix(p, rec))
@@ -478,6 +549,9 @@ def write_plan(root: Path, p: Plan, progress: Callable[[int, int], None] | None 
         done += 1
         if progress is not None:
             progress(done, total)
+    if videos:
+        jobs = [video_job(p, rec, root) for rec in p.recordings]
+        render.run_jobs(jobs, None if progress is None else lambda frames, _: progress(done + frames, total))
     book, cached = _timing_workbook(p.rows)
     save_workbook(book, root / TIMING_FILE, cached_values=cached)
     save_workbook(_coding_workbook(p.rows), root / CODING_FILE)

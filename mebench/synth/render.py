@@ -24,7 +24,7 @@ FaceKey = tuple  # (seed, family, subject, width, height, iod, gray)
 @dataclass
 class Job:
     face: FaceKey
-    folder: str  # absolute folder to write
+    folder: str | None  # absolute folder to write; None: no image files (the video only)
     pattern: str  # file name, str.format with n = the frame number, e.g. 'img{n}.jpg', '006_{n:05d}.jpg'
     first: int  # frame number of the first file
     n_frames: int
@@ -81,8 +81,9 @@ def run_job(job: Job) -> int:
     noise_order = gen.integers(0, noise.n, size=job.n_frames)
     envelopes = [(aus, aufields.profile(job.n_frames, on, ap, off)) for aus, on, ap, off in job.events]
     envelopes += [([(45, None, 1.0)], aufields.profile(job.n_frames, on, ap, off)) for on, ap, off in job.blinks]
-    folder = Path(job.folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(job.folder) if job.folder is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     video = None
     if job.video is not None:
         from mebench.synth.avi import MjpegAviWriter
@@ -94,7 +95,8 @@ def run_job(job: Job) -> int:
             frame = face.render(weights, shift=tuple(shifts[index]), noise=noise,
                                 noise_index=int(noise_order[index]))
             data = faces.encode_jpeg(frame)
-            (folder / job.pattern.format(n=job.first + index)).write_bytes(data)
+            if folder is not None:
+                (folder / job.pattern.format(n=job.first + index)).write_bytes(data)
             if video is not None:
                 video.add(data)
     finally:
