@@ -39,6 +39,7 @@ REGISTRY: dict[str, str] = {
     "au-rules": "mebench.models.au_rules:AuRules",
     "au-oracle": "mebench.models.au_oracle:AuOracle",
     "dual-branch": "mebench.baselines.dual_branch:DualBranch",
+    "depth-views": "mebench.baselines.depth_views:DepthViews",
 }
 
 
