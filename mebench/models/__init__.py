@@ -40,6 +40,8 @@ REGISTRY: dict[str, str] = {
     "au-oracle": "mebench.models.au_oracle:AuOracle",
     "dual-branch": "mebench.baselines.dual_branch:DualBranch",
     "depth-views": "mebench.baselines.depth_views:DepthViews",
+    "au-prototype": "mebench.baselines.spotting_au_prototype:AUPrototypeSpotter",
+    "mdmd": "mebench.baselines.spotting_mdmd:MDMDSpotter",
 }
 
 
