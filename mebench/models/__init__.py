@@ -42,6 +42,7 @@ REGISTRY: dict[str, str] = {
     "depth-views": "mebench.baselines.depth_views:DepthViews",
     "au-prototype": "mebench.baselines.spotting_au_prototype:AUPrototypeSpotter",
     "mdmd": "mebench.baselines.spotting_mdmd:MDMDSpotter",
+    "emg-peak-trough": "mebench.baselines.emg:EmgPeakTrough",
 }
 
 
