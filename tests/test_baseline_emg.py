@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -177,21 +176,6 @@ def test_preprocess_rejects_bad_input():
     with pytest.raises(ValueError, match="array"):
         preprocess(np.zeros((2, 2, 2)))
     assert preprocess(np.zeros((100, 0))).shape == (100, 0)
-
-
-def test_preprocess_speed():
-    """DESIGN section 12: >= 5000x real time for 8 channels at 1 kHz on one core (asserted at >= 1000x here, to be
-    robust on a loaded machine; the measurement is printed)."""
-    x = np.random.default_rng(0).normal(0, 50, (60_000, 8)).astype(np.float32)  # one 60 s recording
-    preprocess(x)
-    best = math.inf
-    for _ in range(7):
-        start = time.process_time()
-        preprocess(x)
-        best = min(best, time.process_time() - start)
-    ratio = 60.0 / max(best, 1e-9)
-    print(f"\nEMG preprocessing: 60 s x 8 channels in {best * 1000:.1f} ms CPU = {ratio:.0f}x real time")
-    assert ratio >= 1000
 
 
 # ------------------------------------------------------------------------------------------------ indicators

@@ -3,7 +3,6 @@ properties of `harmonize`, and `harmonize_columns`."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -350,16 +349,18 @@ def test_harmonize_columns_options_and_errors():
         harmonize_columns(pd.DataFrame({"emotion": ["sadness"]}))
 
 
-def test_harmonize_columns_is_fast():
+def test_harmonize_columns_on_many_rows_equals_row_by_row():
+    """The per-distinct-value cache must not change any row (speed is measured in benchmarks/, not here)."""
     rng = np.random.default_rng(0)
-    n = 20000
+    n = 5000
     aus = [sorted(set(rng.integers(1, 30, size=rng.integers(0, 5)).tolist())) for _ in range(n)]
     samples = pd.DataFrame({"aus": aus, "emotion": rng.choice(["happiness", "others", "fear"], n),
                             "objective_class": rng.choice(["1", "7", None], n)})
-    t = time.perf_counter()
     out = harmonize_columns(samples)
-    assert time.perf_counter() - t < 2.0
     assert len(out) == n
+    for i in rng.choice(n, size=200, replace=False):
+        labels, rule = harmonize(aus[i], "4dme")
+        assert tuple(out["emo_4dme"].iloc[i]) == labels and out["emo_4dme_rule"].iloc[i] == rule
 
 
 # --- the engine: a new published table is a new file -----------------------------------------------------------------
