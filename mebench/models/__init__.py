@@ -38,6 +38,8 @@ ENTRY_POINT_GROUP = "mebench.models"
 REGISTRY: dict[str, str] = {
     "au-rules": "mebench.models.au_rules:AuRules",
     "au-oracle": "mebench.models.au_oracle:AuOracle",
+    "lbptop-svm": "mebench.baselines.lbptop:LbpTopSvm",
+    "flow-svm": "mebench.baselines.flow_svm:FlowSvm",
     "dual-branch": "mebench.baselines.dual_branch:DualBranch",
     "depth-views": "mebench.baselines.depth_views:DepthViews",
     "au-prototype": "mebench.baselines.spotting_au_prototype:AUPrototypeSpotter",
