@@ -139,6 +139,8 @@ class DatasetLoader:
     def load(self, path: Path) -> LoadResult:
         self._glob_cache: dict[tuple[str, str, str], list[Path]] = {}
         annotation_file, media_root = self.locate(path)
+        if media_root is not None:
+            media_root = media_root.resolve()  # media paths in the corpus must not depend on the working directory
         raw_samples, notes, header = self.read_records(annotation_file)
         rows = [self.convert(sample, notes) for sample in raw_samples]
         assign_sample_ids(rows)

@@ -300,3 +300,22 @@ def test_flip_negates_horizontal_flow_and_halves_mode():
     assert halves["mouth"] == pytest.approx((0, 50, 100, 100))  # lower half
     with pytest.raises(ValueError):
         db.DualBranch(config="huge")
+
+
+def test_detect_landmarks_falls_back_to_the_whole_image():
+    """No face found by face.py's detector (noise): the predictor runs on the whole image, as before."""
+    pytest.importorskip("dlib")
+    try:
+        db.landmark_model_path()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    from mebench.baselines import face as face_module
+
+    assert db.landmark_model_path() == face_module.landmark_model_path()  # one lookup, shared with face.py
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)
+    points, how = db.detect_landmarks(noise)
+    assert how == "whole-image" and points.shape == (68, 2) and points.dtype == np.float32
+    rgb = np.repeat(_face_frames()[..., None], 3, axis=2)
+    p_grey, how_grey = db.detect_landmarks(_face_frames())
+    p_rgb, how_rgb = db.detect_landmarks(rgb)
+    assert how_grey == how_rgb and np.array_equal(p_grey, p_rgb)  # RGB -> mean of the channels

@@ -15,8 +15,9 @@ from mebench.baselines.spotting_au_prototype import (AUPrototypeSpotter, Peak, b
                                                      fuse, heldout_responses, lowpass_clip, match_curves,
                                                      matching_index, next_start, overlap_index, peak_intervals,
                                                      peak_mask, spot_curves, thresholds)
-from mebench.baselines.spotting_mdmd import (MDMDSpotter, block_values, choose_p, contrast, frames_to_intervals,
-                                             spot_contrast, top_third_mean)
+from mebench.baselines.spotting_mdmd import (MDMDSpotter, block_values, choose_p, contrast, curve_intervals,
+                                             frames_to_intervals, merge_intervals, spot_contrast, spot_video,
+                                             top_third_mean, valley_bounds)
 from mebench.errors import InputError
 
 # ------------------------------------------------------------------------------------------------ eq. 18
@@ -271,6 +272,86 @@ def test_mdmd_contrast_threshold_and_intervals():
     assert f1 == 1.0 and p == 0.99
 
 
+def test_mdmd_valley_bounds_follow_the_curve_down_to_its_minima():
+    x = np.array([5, 3, 1, 2, 4, 9, 8, 6, 7, 7], dtype=float)
+    # run (5, 5): left 4 < 9, 2 < 4, 1 < 2, then 3 > 1 stops -> 2; right 8 < 9, 6 < 8, then 7 > 6 stops -> 7
+    assert valley_bounds(x, 5, 5, 10) == (2, 7)
+    assert valley_bounds(x, 5, 5, 2) == (3, 7)  # at most 2 positions beyond the run on each side
+    assert valley_bounds(x, 5, 5, 0) == (5, 5)
+    x[3] = np.nan
+    assert valley_bounds(x, 5, 5, 10) == (4, 7)  # a missing C stops the widening
+    assert valley_bounds(np.array([3.0, 2, 2, 5]), 3, 3, 5) == (2, 3)  # a flat step is no fall: stops at 2
+
+
+def test_mdmd_merge_intervals_unions_those_sharing_a_frame():
+    assert merge_intervals([(3, 8, 0.9), (0, 4, 0.2), (10, 12, 0.5)]) == [(0, 8, 0.9), (10, 12, 0.5)]
+    assert merge_intervals([(0, 4, 0.1), (4, 6, 0.3)]) == [(0, 6, 0.3)]  # frame 4 in both
+    assert merge_intervals([(0, 4, 0.1), (5, 6, 0.3)]) == [(0, 4, 0.1), (5, 6, 0.3)]  # adjacent: kept apart
+    assert merge_intervals([]) == []
+
+
+# C with NaN ends; its 16 finite values sum to 26: mean 1.625, max 9 (position 6), max - mean = 7.375
+CURVE = np.array([np.nan, 0, -1, 0, 2, 5, 9, 5, 2, 0, 1, 0, 0, 0, 0, 3, 0, np.nan])
+
+
+def test_mdmd_curve_intervals_runs_above_the_threshold_widened_to_the_valleys():
+    # p = 0.5: T = 1.625 + 0.5 x 7.375 = 5.3125 -> run (6, 6); widened left to the -1 at 2 (0 at 1 is higher),
+    # right to the 0 at 9 (1 at 10 is higher)
+    assert curve_intervals(CURVE, 0.5, 4) == [(2, 9, 1.0)]
+    # p = 0.2: T = 3.1 -> run (5, 7) (5, 9, 5): the same valleys
+    assert curve_intervals(CURVE, 0.2, 4) == [(2, 9, 1.0)]
+    # p = 0.1: T = 2.3625 -> also run (15, 15) (3): widened to (14, 16), score 3 / 9; the NaN at 17 stops it
+    assert curve_intervals(CURVE, 0.1, 4) == [(2, 9, 1.0), (14, 16, pytest.approx(1 / 3))]
+    assert curve_intervals(CURVE, 0.1, 4, min_len=3) == [(2, 9, 1.0)]  # 16 - 14 = 2 < 3: dropped
+    assert curve_intervals(CURVE, 0.5, 1) == [(5, 7, 1.0)]  # at most k = 1 beyond the run
+    assert curve_intervals(np.full(5, np.nan), 0.5, 2) == [] and curve_intervals(np.ones(5), 0.5, 2) == []
+    # the same curve with the MEGC 2020 rule: the frame 6 -> [6 - 4, 6 + 4]
+    assert [(a, b) for a, b, _ in spot_contrast(CURVE, 0.5, 4)] == [(2, 10)]
+
+
+def test_mdmd_choose_p_with_the_curve_rule_types_by_duration():
+    numbers = {"v": np.arange(18)}
+    # at 10 fps, (2, 9) lasts 0.7 s (macro), (14, 16) 0.2 s (micro)
+    macro = pd.DataFrame({"video_id": ["v"], "onset": [2], "offset": [9], "expression_type": ["macro"]})
+    micro = pd.DataFrame({"video_id": ["v"], "onset": [14], "offset": [16], "expression_type": ["micro"]})
+    grid = (0.1, 0.5, 0.9)
+    kwargs = dict(grid=grid, intervals="curve", fps=10.0)
+    assert choose_p({"v": CURVE}, numbers, macro, 4, "macro", **kwargs) == (0.9, 1.0)  # every p finds it: the largest
+    assert choose_p({"v": CURVE}, numbers, micro, 4, "micro", **kwargs) == (0.1, 1.0)  # only p = 0.1 reaches it
+    assert choose_p({"v": CURVE}, numbers, micro, 4, "micro", min_s=0.3, **kwargs) == (0.9, 0.0)  # 0.2 s < 0.3 s
+    # the MEGC rule: p = 0.5 or 0.9 spot frame 6 -> (2, 10), IoU 8 / 9 with (2, 9); p = 0.1 also frames 5, 7, 15 ->
+    # (1, 11) and (11, 17) merged into (1, 17), IoU 8 / 17
+    assert choose_p({"v": CURVE}, numbers, macro, 4, "macro", grid=grid) == (0.9, 1.0)
+    assert choose_p({"v": CURVE}, numbers, macro, 4, "macro", grid=(0.1,)) == (0.1, 0.0)
+    with pytest.raises(ValueError, match="fps"):
+        choose_p({"v": CURVE}, numbers, macro, 4, "macro", intervals="curve")
+
+
+def test_mdmd_spot_video_pools_both_curves_and_types_by_duration():
+    n = 40
+    micro = np.zeros(n)
+    micro[11] = 8.0  # k = 2: C(i) = f(i) - (f(i-1) + f(i+1)) / 2 -> C = -4, 8, -4 at 10, 11, 12; mean 0
+    macro = np.zeros(n)
+    macro[29:32] = (3.0, 6.0, 3.0)  # k = 3: C = -1.5, -3, 1.5, 6, 1.5, -3, -1.5 at 27..33; mean 0
+    f = {"micro": micro, "macro": macro, "numbers": np.arange(1, n + 1), "k": np.array([2, 3])}
+    p = {"micro": 0.5, "macro": 0.5}  # T = 4 and 3: runs (11, 11) and (30, 30)
+    # valleys: (10, 12) and (28, 32); at 6 fps they last 2 / 6 = 0.33 s (micro) and 4 / 6 = 0.67 s (macro)
+    assert spot_video(f, p, 6.0) == [(10, 12, 1.0, "micro"), (28, 32, 1.0, "macro")]
+    assert spot_video(f, p, 12.0, min_s=0) == [(10, 12, 1.0, "micro"), (28, 32, 1.0, "micro")]  # 4 / 12 s < 0.5 s
+    assert spot_video(f, p, 12.0) == [(28, 32, 1.0, "micro")]  # 2 frames < 0.2 s x 12 fps = 2.4
+    assert spot_video(f, p, 6.0, min_s=0.5) == [(28, 32, 1.0, "macro")]  # 2 frames < 0.5 s x 6 fps
+    assert spot_video(f, {"micro": None, "macro": 0.5}, 6.0) == [(28, 32, 1.0, "macro")]  # an unused curve
+    # the MEGC rule: [i - k, i + k] around the spotted frame, typed as its curve
+    assert spot_video(f, p, 6.0, intervals="megc") == [(9, 13, 1.0, "micro"), (27, 33, 1.0, "macro")]
+    # both curves on one expression: merged into one interval, typed by its duration
+    both = dict(f, macro=np.roll(macro, -19))  # the macro bump now at 10..12: C valleys (9, 13)
+    assert spot_video(both, p, 6.0) == [(9, 13, 1.0, "macro")]  # (10, 12) u (9, 13); 4 / 6 s
+    with pytest.raises(ValueError):
+        spot_video(f, p, 6.0, intervals="frames")
+    with pytest.raises(ValueError):
+        MDMDSpotter(intervals="frames")
+
+
 # ------------------------------------------------------------------------------------------------ end to end
 
 
@@ -436,12 +517,17 @@ def test_features_go_through_the_feature_cache(spotting_fold, tmp_path):
         assert canonical_json(extractor.params)  # JSON-able cache parameters
 
 
-def test_mdmd_end_to_end_with_p_chosen_on_the_train_fold(spotting_fold):
+@pytest.mark.parametrize("intervals", ["curve", "megc"])
+def test_mdmd_end_to_end_with_p_chosen_on_the_train_fold(spotting_fold, intervals):
     train, test, truth = spotting_fold
-    model = MDMDSpotter(k_macro_s=0.6, landmarker=FixedLandmarker(SYN_LANDMARKS), config=SMALL, threads=1)
+    model = MDMDSpotter(k_macro_s=0.6, landmarker=FixedLandmarker(SYN_LANDMARKS), config=SMALL, threads=1,
+                        intervals=intervals)
     model.fit(train)
     assert model.train_f1_["macro"] > 0.5 and model.p_["micro"] is None  # no micro expression in training
+    assert model.get_params()["intervals"] == intervals
     pred = model.predict(test)
     assert set(pred["expression_type"]) == {"macro"}
     best = max(_iou((int(a), int(b)), (truth[0], truth[2])) for a, b in zip(pred["onset"], pred["offset"]))
     assert best >= 0.5
+    if intervals == "curve":  # the expression's own extent: 55..67 (12 frames), not 2k + 1 = 13 frames around a peak
+        assert len(pred) == 1 and best >= 0.8

@@ -175,3 +175,21 @@ def test_non_editable_install_ships_loaders_protocols_and_data(tmp_path):
                             env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (out / "samples.parquet").exists()
+
+
+def test_media_paths_are_absolute_when_the_source_is_relative(tmp_path, monkeypatch):
+    """A corpus is read from anywhere: `--source casme2=shadow/casme2` must not store cwd-relative media paths."""
+    root = tmp_path / "data" / "CASME2"
+    frames = root / "CASME2_RAW_selected" / "sub01" / "EP01"
+    frames.mkdir(parents=True)
+    (frames / "img1.jpg").write_bytes(b"")
+    book = openpyxl.Workbook()
+    book.active.title = "Sheet1"
+    book.active.append(["Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units",
+                        "Estimated Emotion"])
+    book.active.append(["01", "EP01", None, 1, 5, 9, None, "4", "others"])
+    book.save(root / "CASME2-coding-20140508.xlsx")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "--quiet", "--source", "casme2=data/CASME2", "--out", "c"]) == 0
+    (row,) = pq.read_table(tmp_path / "c" / "samples.parquet").to_pylist()
+    assert row["frames_dir"] == str(frames.resolve())

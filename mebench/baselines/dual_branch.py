@@ -40,16 +40,15 @@ a fixed number of torch threads while fitting/predicting (both restored afterwar
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import math
-import os
-import threading
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+
+from mebench.baselines import face as _face
+from mebench.baselines.face import landmark_model_path
+from mebench.errors import InputError
 
 __all__ = [
     "CONFIGS", "DualBranch", "DualBranchConfig", "DualBranchNet", "RegionExtractor", "LOWER_FACE_AUS",
@@ -58,8 +57,6 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------------- landmarks
-
-LANDMARK_MODEL = "shape_predictor_68_face_landmarks.dat"
 
 # iBUG / dlib 68-point groups (image coordinates; see mebench.synth.aufields for the numbering)
 BROWS = tuple(range(17, 27))
@@ -70,69 +67,37 @@ RIGHT_EYE = tuple(range(36, 42))
 LEFT_EYE = tuple(range(42, 48))
 
 
-def landmark_model_path() -> Path:
-    """Path of dlib's 68-point shape predictor shipped by the ``face_recognition_models`` package.
-
-    Found with ``importlib.util.find_spec`` WITHOUT importing the package (its ``__init__`` needs pkg_resources).
-    ``MEBENCH_DLIB_68`` overrides it. Raises FileNotFoundError with a clear message when it cannot be found."""
-    env = os.environ.get("MEBENCH_DLIB_68")
-    if env:
-        path = Path(env).expanduser()
-        if path.is_file():
-            return path
-        raise FileNotFoundError(f"MEBENCH_DLIB_68={env}: no such file")
-    spec = importlib.util.find_spec("face_recognition_models")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if spec is not None and not locations and spec.origin:
-        locations = [str(Path(spec.origin).parent)]
-    for location in locations:
-        path = Path(location) / "models" / LANDMARK_MODEL
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"dlib's {LANDMARK_MODEL} not found: install the face-recognition-models package "
-                            "(it ships the file under face_recognition_models/models/) or set MEBENCH_DLIB_68")
-
-
-_DLIB_LOCK = threading.Lock()
-
-
-@lru_cache(maxsize=1)
-def _dlib_models() -> tuple[Any, Any]:
-    """(frontal face detector, 68-point shape predictor), loaded once per process (dlib objects do not pickle)."""
-    import dlib
-
-    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(landmark_model_path()))
+def _gray_u8(image: np.ndarray) -> np.ndarray:
+    """uint8 grey (H, W) of a grey or RGB image: the mean of the colour channels, clipped to 0..255."""
+    array = np.asarray(image)
+    if array.ndim == 3:
+        array = array[..., :3].mean(axis=2)
+    return np.ascontiguousarray(np.clip(array, 0, 255).astype(np.uint8))
 
 
 def detect_landmarks(image: np.ndarray, upsample: Sequence[int] = (0, 1)) -> tuple[np.ndarray, str]:
     """dlib's 68 facial landmarks of the largest face in `image`.
 
-    `image`: uint8 grey (H, W) or RGB (H, W, 3). Tries the HOG frontal face detector at each upsampling level of
-    `upsample` in turn; when none finds a face (a tightly cropped face, a synthetic or tiny image), the shape
-    predictor is run on the whole image as the face box, which suits face-cropped datasets (CASME2_Cropped).
-    Returns ``(points, how)``: points a float32 (68, 2) array of (x, y) pixels, how ``"detector"`` or
-    ``"whole-image"``. Self-contained (only dlib, numpy and the model file); thread-safe."""
-    import dlib
+    `image`: uint8 grey (H, W) or RGB (H, W, 3). A thin wrapper over ``mebench.baselines.face.detect_landmarks``
+    (the HOG frontal face detector at each upsampling level of `upsample` in turn, dlib models loaded once per
+    process by face.py) that adds this recognizer's fallback: when no level finds a face (a tightly cropped face, a
+    synthetic or tiny image), the shape predictor is run on the whole image as the face box, which suits
+    face-cropped datasets (CASME2_Cropped). Returns ``(points, how)``: points a float32 (68, 2) array of (x, y)
+    pixels, how ``"detector"`` or ``"whole-image"``. Thread-safe (face.py's dlib lock)."""
+    gray = _gray_u8(image)
+    try:
+        points = _face.detect_landmarks(gray, upsample)
+        how = "detector"
+    except InputError:  # no face at any level: the predictor on the whole image
+        import dlib
 
-    array = np.asarray(image)
-    if array.ndim == 3:
-        array = array[..., :3].mean(axis=2)
-    gray = np.ascontiguousarray(np.clip(array, 0, 255).astype(np.uint8))
-    detector, predictor = _dlib_models()
-    with _DLIB_LOCK:
-        box, how = None, "whole-image"
-        for level in upsample:
-            found = list(detector(gray, int(level)))
-            if found:
-                box = max(found, key=lambda r: r.width() * r.height())
-                how = "detector"
-                break
-        if box is None:
-            h, w = gray.shape
-            box = dlib.rectangle(0, 0, int(w) - 1, int(h) - 1)
-        shape = predictor(gray, box)
-    points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float32)
-    return points, how
+        _, predictor = _face._dlib_models()
+        h, w = gray.shape
+        with _face._DLIB_LOCK:
+            shape = predictor(gray, dlib.rectangle(0, 0, int(w) - 1, int(h) - 1))
+        points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float64)
+        how = "whole-image"
+    return np.asarray(points, dtype=np.float32), how
 
 
 def _iod(points: np.ndarray) -> float:
