@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import mebench
+from mebench.atomic import write_atomically
 from mebench.errors import InputError
 from mebench.schema import MEDIA_COLUMNS, SCHEMA_VERSION, VIDEOS, samples_schema
 
@@ -209,24 +207,6 @@ def _check_output(out: Path) -> None:
         raise InputError("--out is a non-empty folder that is not a mebench corpus; refusing to overwrite it", file=out)
     if not out.parent.exists():
         raise InputError("the parent folder of --out does not exist", file=out.parent)
-
-
-def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
-    """Write into a temporary sibling folder, then rename it into place (replacing an older corpus)."""
-    out = Path(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        write(tmp)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rename(out, old / "corpus")
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def corpus_counts(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:

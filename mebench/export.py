@@ -27,9 +27,7 @@ The card is also every split's ``info.description``, and the datasets' BibTeX (f
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mebench.corpus import CORPUS_FILE, SAMPLES_FILE, VIDEOS_FILE, read_meta
+from mebench.atomic import write_atomically
 from mebench.errors import InputError
 
 __all__ = ["EXPORT_FILE", "ExportResult", "export_hf", "features_for", "split_name"]
@@ -142,44 +141,33 @@ def export_hf(corpus: str | Path, out: str | Path) -> ExportResult:
 
     was_enabled = datasets.is_progress_bar_enabled() if hasattr(datasets, "is_progress_bar_enabled") else True
     datasets.disable_progress_bars()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        import pyarrow.compute as pc
+    import pyarrow.compute as pc
 
-        parts = {}
-        for d in order:
-            table = samples.filter(pc.equal(samples.column("dataset"), d))
-            parts[names[d]] = _dataset(table, info_kwargs, split=names[d])
-        dd = datasets.DatasetDict(parts)
-        dd.save_to_disk(str(tmp))
-        n_videos = None
-        if (corpus / VIDEOS_FILE).exists():
-            videos = pq.read_table(corpus / VIDEOS_FILE)
+    parts = {d: _dataset(samples.filter(pc.equal(samples.column("dataset"), d)), info_kwargs, split=names[d])
+             for d in order}
+    videos = pq.read_table(corpus / VIDEOS_FILE) if (corpus / VIDEOS_FILE).exists() else None
+    n_videos = videos.num_rows if videos is not None else None
+
+    def write(tmp: Path) -> None:
+        datasets.DatasetDict({names[d]: parts[d] for d in order}).save_to_disk(str(tmp))
+        if videos is not None:
             _dataset(videos, info_kwargs).save_to_disk(str(tmp / "videos"))
-            n_videos = videos.num_rows
         (tmp / "README.md").write_text(readme, encoding="utf-8")
         shutil.copyfile(corpus / CORPUS_FILE, tmp / CORPUS_COPY)
         manifest = {
             "format": "mebench-export-hf-v1",
             "fingerprint": fingerprint,
             "shadow": bool(meta.get("shadow")),
-            "splits": {names[d]: {"dataset": d, "rows": parts[names[d]].num_rows} for d in order},
+            "splits": {names[d]: {"dataset": d, "rows": parts[d].num_rows} for d in order},
             "videos": n_videos,
             "datasets_version": datasets.__version__,
-            "features": {name: repr(f) for name, f in parts[names[order[0]]].features.items()} if order else {},
+            "features": {name: repr(f) for name, f in parts[order[0]].features.items()} if order else {},
         }
         (tmp / EXPORT_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rename(out, old / "export")
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    try:
+        write_atomically(out, write)
     finally:
         if was_enabled:
             datasets.enable_progress_bars()
-    return ExportResult(out, {names[d]: parts[names[d]].num_rows for d in order}, n_videos, fingerprint)
+    return ExportResult(out, {names[d]: parts[d].num_rows for d in order}, n_videos, fingerprint)

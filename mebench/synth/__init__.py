@@ -29,14 +29,13 @@ import os
 
 # pyrender (4D meshes) needs an offscreen GL; EGL works headless. Set before anything imports PyOpenGL.
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from mebench.atomic import write_atomically
 from mebench.errors import InputError
 
 WRITERS: dict[str, str] = {
@@ -141,26 +140,8 @@ def synthesize(out: Path, scale: str = "small", seed: int = 0, datasets: Iterabl
                 progress(name, 1, 1)
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
-    _write_atomically(out, write_all)
+    write_atomically(out, write_all)
     return manifest
-
-
-def _write_atomically(out: Path, write: Callable[[Path], None]) -> None:
-    """As mebench.corpus.write_atomically, for a synth folder."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    os.chmod(tmp, 0o755)
-    try:
-        write(tmp)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rename(out, old / "synth")
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
