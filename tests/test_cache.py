@@ -227,3 +227,39 @@ def test_cache_info_and_clear(tmp_path, capsys):
     assert "no cache entries for extractor 'nosuch'" in err and len(err.strip().splitlines()) == 1
     assert main(["cache", "clear", "--cache-dir", str(cache.root)]) == 0
     assert cache.info().entries == 0
+
+
+def test_an_extractor_declaring_media_columns_hashes_only_those(tmp_path, monkeypatch):
+    cache = FeatureCache(tmp_path / "c")
+    frames = support.write_frames(tmp_path / "frames", ["img1.jpg", "img2.jpg"])
+    mesh = tmp_path / "mesh"
+    mesh.mkdir()
+    (mesh / "m1.obj").write_bytes(b"v 0 0 0\n")
+    row = {"sample_id": "4dme/01/a", "onset": 1, "offset": 2, "frames_dir": str(frames), "mesh_dir": str(mesh)}
+
+    # without the attribute every media column is in the key, exactly as documented (keys of existing extractors)
+    import hashlib
+
+    identity = cache_module.row_identity(row)
+    payload = {"extractor": "e", "version": "1", "params": {}, "row": identity,
+               "media": {f: cache.media_hash(identity[f]) for f in ("frames_dir", "mesh_dir")}}
+    assert cache.key(Ext(), row) == hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+    frames_only = Ext()
+    frames_only.media_columns = ("frames_dir",)
+    hashed = []
+    original = FeatureCache.media_hash
+    monkeypatch.setattr(FeatureCache, "media_hash", lambda self, path: hashed.append(str(path)) or original(self, path))
+    key = cache.key(frames_only, row)
+    assert hashed == [str(frames)]  # the mesh folder is never read
+    assert cache.key(frames_only, {**row, "mesh_dir": str(tmp_path / "elsewhere")}) == key
+    (mesh / "m1.obj").write_bytes(b"changed")
+    assert cache.key(frames_only, row) == key  # a medium it does not read changes nothing
+    (frames / "img1.jpg").write_bytes(b"changed")
+    assert cache.key(frames_only, row) != key
+    no_media = Ext()
+    no_media.media_columns = ()
+    assert cache.key(no_media, row) == cache.key(no_media, {k: v for k, v in row.items() if not k.endswith("_dir")})
+    unset = Ext()
+    unset.media_columns = None  # None: all of them, as without the attribute
+    assert cache.key(unset, row) == cache.key(Ext(), row)
