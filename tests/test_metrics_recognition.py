@@ -206,6 +206,25 @@ def test_multilabel_against_sklearn():
         assert out["accuracy"] == pytest.approx(np.mean(per_acc))
 
 
+def test_fixed_width_string_arrays_are_encoded_as_pandas_does():
+    """Long numpy str/bytes arrays take a hashing fast path (mebench.metrics.recognition._factorize): same codes and
+    uniques as pd.factorize, same scores as the same labels in a list."""
+    from mebench.metrics.recognition import _factorize
+
+    rng = np.random.default_rng(3)
+    alphabets = (["", "a", "ab", "abc", "happiness", "x" * 17, "\u00e9", "a\u3042", "repression"],
+                 [b"", b"a", b"ab", b"abcdefghij", b"x" * 9])
+    for alphabet in alphabets:
+        for n in (1025, 5000):
+            y = np.array([alphabet[i] for i in rng.integers(0, len(alphabet), n)])
+            codes, uniques = _factorize(y)
+            expected_codes, expected_uniques = pd.factorize(y)
+            assert np.array_equal(codes, expected_codes)
+            assert [u.item() for u in uniques] == list(expected_uniques)
+            y_pred = y[rng.permutation(n)]
+            assert recognition_scores(y, y_pred) == recognition_scores(list(y), list(y_pred))
+
+
 def test_multilabel_validation():
     with pytest.raises(ValueError, match="0/1"):
         multilabel_scores([[2, 0]], [[1, 0]], ["a", "b"])
