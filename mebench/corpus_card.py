@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mebench.atomic import write_text_atomically
 from mebench.corpus import CORPUS_FILE, REPORT_JSON, REPORT_MD, read_meta, read_samples
 
 __all__ = ["CARD_FILE", "dataset_card", "render_corpus_card", "write_corpus_card"]
@@ -311,18 +312,8 @@ def citation_bibtex(corpus_dir: str | Path) -> str:
 
 def write_corpus_card(corpus_dir: str | Path) -> Path:
     """Write the card as DIR/README.md (atomically)."""
-    import os
-    import tempfile
-
     corpus_dir = Path(corpus_dir)
     text = render_corpus_card(corpus_dir)
     target = corpus_dir / CARD_FILE
-    fd, tmp = tempfile.mkstemp(prefix=f".{CARD_FILE}.", suffix=".tmp", dir=corpus_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(target, text)
     return target

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -48,6 +46,7 @@ import pandas as pd
 
 import mebench
 from mebench import metrics as M
+from mebench.atomic import write_text_atomically
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -288,14 +287,7 @@ def write_record(record: dict[str, Any], path: str | Path) -> Path:
     """Write the record as JSON atomically (temporary file in the same folder, then rename): all or nothing."""
     path = Path(path)
     text = json.dumps(record, indent=2, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, text)
     return path
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from mebench.atomic import write_text_atomically
 from mebench.errors import InputError
 
 
@@ -55,14 +54,7 @@ def _write_json(path: Path, data: Any) -> None:
     if not folder.is_dir():
         raise InputError("the folder of --out does not exist", file=path)
     text = json.dumps(_jsonable(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, text)
 
 
 def run_stats(args: argparse.Namespace) -> int:

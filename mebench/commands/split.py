@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from mebench.commands.protocols import console
+from mebench.atomic import write_text_atomically
 from mebench.errors import InputError
 from mebench.protocol import load_corpus, load_protocol
 
@@ -33,17 +32,6 @@ def check_out(path: Path) -> None:
         raise InputError("--out is a folder; give a file name", file=path)
     if not path.parent.exists():
         raise InputError("the folder of --out does not exist", file=path.parent)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run(args: argparse.Namespace) -> int:

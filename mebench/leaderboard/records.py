@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mebench.corpus import sha256_file as file_sha256  # one file hash for corpora, records, predictions
 from mebench.errors import InputError
 from mebench.results import KINDS, RECORD_KEYS, write_record
 
@@ -57,14 +58,6 @@ def record_checksum(record: dict[str, Any]) -> str:
 def record_text(record: dict[str, Any]) -> str:
     """The file text mebench writes for a record (as ``mebench.results.write_record``)."""
     return json.dumps(record, indent=2, allow_nan=False) + "\n"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------------ reading
