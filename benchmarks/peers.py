@@ -206,10 +206,11 @@ def _filtfilt(sos: np.ndarray, x: list[float], edge: int) -> list[float]:
 def emg_envelope(signal_: np.ndarray, fs: float = 1000.0) -> np.ndarray:
     """Seed 001 eq. 1-4 per channel in pure Python: DC removal, 20-450 Hz band-pass (zero-phase), rectification,
     6 Hz low-pass (zero-phase). Same result as ``mebench.baselines.emg.preprocess`` to rounding."""
-    from mebench.baselines.emg import _padlen, filters
+    from mebench.baselines.emg import filters
+    from mebench.baselines.zero_phase import padlen
 
     band, low = filters(fs)
-    e1, e2 = _padlen(band), _padlen(low)
+    e1, e2 = padlen(band), padlen(low)
     x = np.asarray(signal_, dtype=np.float64)
     out = np.empty_like(x)
     for c in range(x.shape[1]):

@@ -140,13 +140,6 @@ def test_preprocess_equals_per_channel_sosfiltfilt():
     assert np.allclose(preprocess(x.astype(np.float32)), preprocess(x.astype(np.float32).astype(np.float64)))
 
 
-def test_preprocess_public_scipy_path_gives_the_same(monkeypatch):
-    x = np.random.default_rng(1).normal(0, 1, (5000, 8))
-    fast = preprocess(x)
-    monkeypatch.setattr(E, "_sosfilt_kernel", None)
-    assert np.allclose(preprocess(x), fast, rtol=1e-12, atol=1e-12)
-
-
 def test_rectification_and_envelope_of_a_synthetic_burst():
     t = np.arange(4000) / FS
     a = 120.0
