@@ -225,16 +225,22 @@ def bench_spotting_metrics(n_gt: int = 100_000, n_pred: int = 1_000_000, n_video
 
 
 def bench_recognition(n: int = 1_000_000, repeats: int = 7, peer: bool = True) -> dict[str, Any]:
-    """``uf1``, ``uar`` and ``accuracy`` (three calls, as a user makes them) on `n` rows of str labels in object
-    arrays (what the harness passes); the peer: one per-row Python loop computing the three."""
+    """UF1, UAR and accuracy of `n` rows of str labels in object arrays (what the harness passes), computed together
+    by ``recognition_scores`` (one encoding of the labels; what ``mebench.results`` calls), and as three separate
+    calls ``uf1`` + ``uar`` + ``accuracy`` (each encodes the labels again); the peer: one per-row Python loop
+    computing the three, the same work as the first. Both mebench figures must meet the budget."""
     import numpy as np
 
     from mebench.metrics.recognition import accuracy, recognition_scores, uar, uf1
 
+    def together() -> tuple[float, float, float]:
+        scores = recognition_scores(y_true, y_pred)
+        return scores["uf1"], scores["uar"], scores["accuracy"]
+
     y_true, y_pred = inputs.labels(n)
-    walls, cpus, result = measure(lambda: (uf1(y_true, y_pred), uar(y_true, y_pred), accuracy(y_true, y_pred)),
-                                  repeats)
-    one_walls, _, _ = measure(lambda: recognition_scores(y_true, y_pred), repeats)
+    walls, cpus, result = measure(together, repeats)
+    three_walls, three_cpus, three = measure(
+        lambda: (uf1(y_true, y_pred), uar(y_true, y_pred), accuracy(y_true, y_pred)), repeats)
     unicode_true, unicode_pred = y_true.astype(str), y_pred.astype(str)
     u_walls, _, _ = measure(lambda: (uf1(unicode_true, unicode_pred), uar(unicode_true, unicode_pred),
                                      accuracy(unicode_true, unicode_pred)), repeats)
@@ -242,14 +248,18 @@ def bench_recognition(n: int = 1_000_000, repeats: int = 7, peer: bool = True) -
     peer_row, ratio, same = None, None, None
     if peer:
         p_walls, p_cpus, expected = measure(lambda: peers.recognition(y_true, y_pred), 1)
-        same = bool(np.allclose(result, expected, rtol=0, atol=1e-12))
-        peer_row = {"name": "per-row Python loop", "value": median(p_walls), "unit": "s", "scope": "the same input"}
+        same = bool(np.allclose(result, expected, rtol=0, atol=1e-12)
+                    and np.allclose(three, expected, rtol=0, atol=1e-12))
+        peer_row = {"name": "per-row Python loop computing the three", "value": median(p_walls), "unit": "s",
+                    "scope": "the same input"}
         ratio = median(p_walls) / value
-    limit, budget = _scaled(0.5, "< 0.5 s for uf1 + uar + accuracy on 10^6 rows", n / 1_000_000)
-    return make_row("recognition-metrics", value, "s", budget, value < limit, peer_row, ratio, wall_s=walls,
-                    cpu_s=cpus, n=n,
-                    same_values_as_peer=same, recognition_scores_s=median(one_walls),
-                    numpy_unicode_arrays_s=median(u_walls), **load_note())
+    limit, budget = _scaled(0.5, "< 0.5 s for UF1 + UAR + accuracy on 10^6 rows (together, and as 3 calls)",
+                            n / 1_000_000)
+    ok = value < limit and median(three_walls) < limit
+    return make_row("recognition-metrics", value, "s", budget, ok, peer_row, ratio, wall_s=walls, cpu_s=cpus, n=n,
+                    same_values_as_peer=same, three_calls_s=median(three_walls), three_calls_wall_s=three_walls,
+                    three_calls_cpu_s=three_cpus, numpy_unicode_arrays_three_calls_s=median(u_walls),
+                    **load_note())
 
 
 # ----------------------------------------------------------------------------------------------- corpus build

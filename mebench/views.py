@@ -188,6 +188,15 @@ class EmgSignal:
     recording_id: str
 
 
+def _list_values(table: Any, column: str, dtype: Any) -> np.ndarray:
+    """The values of the list cell in the first row of `column` as a numpy array (no Python floats on the way)."""
+    import pyarrow.compute as pc
+
+    cell = table.column(column).combine_chunks()
+    values = pc.list_flatten(cell.slice(0, 1))
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
 class MediaContext:
     """Where a view's media live: the corpus folder (for relative paths and the ``emg.parquet`` table). Picklable."""
 
@@ -222,17 +231,19 @@ class MediaContext:
         table = pq.read_table(table_path, filters=[("recording_id", "=", recording)])
         if table.num_rows == 0:
             raise InputError(f"no EMG recording {recording!r} in emg.parquet", file=table_path)
-        row = table.slice(0, 1).to_pylist()[0]
+        table = table.slice(0, 1)
         channels = tuple(sorted((c for c in table.column_names if re.fullmatch(r"ch\d+", c)),
                                 key=lambda c: int(c[2:])))
-        signals = np.stack([np.asarray(row[c], dtype=np.float32) for c in channels], axis=1) if channels \
+        signals = np.stack([_list_values(table, c, np.float32) for c in channels], axis=1) if channels \
             else np.zeros((0, 0), np.float32)
-        rate = float(row.get("sampling_rate") or 1000.0)
-        times = row.get("time")
-        if times is not None and len(times) == len(signals) and (row.get("dropped_marker_rows") or 0) > 0:
-            times = np.asarray(times, dtype=np.float64)
-        else:
-            times = float(row.get("start_s") or 0.0) + np.arange(len(signals), dtype=np.float64) / rate
+        scalars = table.drop_columns([c for c in table.column_names
+                                      if c in channels or c == "time"]).to_pylist()[0]
+        rate = float(scalars.get("sampling_rate") or 1000.0)
+        times = None  # the recorded clock, where marker rows were dropped (else the samples are evenly spaced)
+        if (scalars.get("dropped_marker_rows") or 0) > 0 and "time" in table.column_names:
+            times = _list_values(table, "time", np.float64)
+        if times is None or len(times) != len(signals):
+            times = float(scalars.get("start_s") or 0.0) + np.arange(len(signals), dtype=np.float64) / rate
         signal = EmgSignal(signals, times, rate, channels, recording)
         signal.signals.setflags(write=False)
         signal.times.setflags(write=False)
@@ -474,7 +485,9 @@ class View:
         The extractor gets the label-free view and row: features are shared between folds, so what is computed
         while a sample is in a training part is what it gets when it is in a test part."""
         row = self.row(row)
-        row = row.drop(labels=[c for c in self._feature_hidden if c in row.index])
+        hidden = [c for c in self._feature_hidden if c in row.index]
+        if hidden:  # (a drop copies the row even when there is nothing to drop: thousands of rows per run)
+            row = row.drop(labels=hidden)
         view = self.label_free()
         if self.cache is None:
             return extractor(view, row)

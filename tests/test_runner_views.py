@@ -147,6 +147,33 @@ def test_au_detection_hides_the_aus_and_takes_matrix_or_tuples(tmp_path):
     assert matrix["details"]["harness"]["test_view"]["ground_truth_aus_visible"] is False
 
 
+def test_emg_recordings_come_back_from_the_corpus_table_as_written(tmp_path):
+    import pyarrow.parquet as pq
+
+    from mebench.loaders.casmemg import emg_table, read_emg, write_emg_file
+
+    rows = []
+    for s, gaps in ((1, 0), (2, 5)):  # recording 2 had marker rows dropped: its own clock is kept
+        path = tmp_path / f"{s}.csv"
+        write_emg_file(path, n_samples=600, seed=s, marker_gaps=gaps)
+        rows.append({"dataset": "casmemg", "video_id": f"{s:02d}/1", "subject": f"casmemg/{s:02d}",
+                     "subject_raw": f"{s:02d}", "clip": "1", "emg_path": str(path)})
+    pq.write_table(emg_table(rows), tmp_path / "emg.parquet")
+    media = MediaContext(tmp_path)
+    for row in rows:
+        written = read_emg(row["emg_path"])
+        got = media.emg_recording("casmemg", row["video_id"])
+        assert got.channels == tuple(f"ch{k}" for k in range(1, 9)) and got.sampling_rate == 1000.0
+        assert got.signals.dtype == np.float32 and np.array_equal(got.signals, written.channels)
+        if written.dropped_marker_rows:
+            assert written.dropped_marker_rows == 5 and np.array_equal(got.times, written.time)
+        else:
+            assert np.allclose(got.times, 0.2 + np.arange(len(written.channels)) / 1000.0)
+        assert media.emg_recording("casmemg", row["video_id"]) is got  # read once per context
+    with pytest.raises(InputError, match="no EMG recording"):
+        media.emg_recording("casmemg", "09/1")
+
+
 def test_emg_interval_reads_the_signal_and_flags_the_window(tmp_path):
     from mebench.loaders.casmemg import emg_table, write_emg_file
 
