@@ -108,15 +108,16 @@ def long_video(folder: Path, n_frames: int, fps: float = 30.0, seed: int = 0, si
     return LongVideo(folder, items, fps, size, events, event_aus)
 
 
-def fit_spotter(video: LongVideo, flow_scale: float = 0.5, threads: int | None = None, **kwargs: Any):
+def fit_spotter(video: LongVideo, flow_scale: float | None = None, threads: int | None = None, **kwargs: Any):
     """An ``AUPrototypeSpotter`` fitted on the video's own expressions (onset -> apex flows on dlib landmarks), as
-    ``fit`` does on a training fold; prototypes need at least one interval per AU (``min_samples=1``)."""
+    ``fit`` does on a training fold; prototypes need at least one interval per AU (``min_samples=1``); flow_scale
+    None: the spotter's default."""
     from mebench.baselines.face import detect_landmarks
     from mebench.baselines.flow import PathFrames, RoiConfig, pair_flows
     from mebench.baselines.spotting_au_prototype import AUPrototypeSpotter
 
     source = PathFrames(video.items)
-    config = RoiConfig(flow_scale=flow_scale)
+    config = RoiConfig(flow_scale=AUPrototypeSpotter().config.flow_scale if flow_scale is None else flow_scale)
     eye, mouth = [], []
     for onset, apex, _ in video.events:
         first = source.get(onset)

@@ -56,7 +56,7 @@ SIZES: dict[str, dict[str, dict[str, Any]]] = {
     "emg-preprocess": {"full": {"seconds": 1800.0, "excerpt_s": 5.0, "repeats": 7},
                        "quick": {"seconds": 120.0, "excerpt_s": 1.0, "repeats": 3}},
     "lbptop-second-run": {"full": {"scale": "full", "repeats": 3}, "quick": {"scale": "tiny", "repeats": 1}},
-    "dask-scaling": {"full": {"rows": 192, "work": 40, "repeats": 3, "compare_malloc": True},
+    "dask-scaling": {"full": {"rows": 192, "work": 40, "repeats": 3, "compare_defaults": True},
                      "quick": {"rows": 48, "work": 25, "repeats": 2}},
 }
 
@@ -121,14 +121,17 @@ def load_note() -> dict[str, float]:
 def bench_spotting_features(n_frames: int = 1800, peer_frames: int = 1800, repeats: int = 3,
                             data: Path | None = None, threads: int | None = None) -> dict[str, Any]:
     """AU-prototype spotting (``AUPrototypeSpotter.spot_source``: landmarks once per window, flow on the two regions
-    at flow_scale 0.5, frames decoded in a thread pool) over a 640x480 30 fps video of `n_frames` JPEG frames, in
-    frames of video per second; the peer: ``peers.spotting_features`` on the first `peer_frames` frames."""
+    at the default flow_scale, frames decoded in a thread pool) over a 640x480 30 fps video of `n_frames` JPEG
+    frames, in frames of video per second; the peer: ``peers.spotting_features`` on the first `peer_frames`
+    frames."""
     from mebench.baselines.face import detect_landmarks
     from mebench.baselines.flow import PathFrames, default_threads, window_features, window_rois
+    from mebench.baselines.spotting_au_prototype import AUPrototypeSpotter
 
+    scale = AUPrototypeSpotter().config.flow_scale
     data = Path(data or default_data())
     video = inputs.long_video(data / f"video-640x480-{n_frames}", n_frames)
-    spotter = inputs.fit_spotter(video, flow_scale=0.5, threads=threads)
+    spotter = inputs.fit_spotter(video, flow_scale=scale, threads=threads)
     full_scale = inputs.fit_spotter(video, flow_scale=1.0).prototypes_
     detect_landmarks(PathFrames(video.items).get(0))  # dlib's models loaded before any timing
 
@@ -143,30 +146,31 @@ def bench_spotting_features(n_frames: int = 1800, peer_frames: int = 1800, repea
     p_walls, p_cpus, peer_curves = measure(
         lambda: peers.spotting_features(video.items, full_scale, window, limit=peer_frames), 1)
     peer_fps = min(peer_frames, n_frames) / median(p_walls)
-    # accuracy of the fast configuration: the first window's curves at flow_scale 0.5 against the peer's (1.0)
+    # accuracy of the fast configuration: the first window's curves at the default flow_scale against the peer's
     source = PathFrames(video.items)
     span = min(window, len(peer_curves))
     landmarks = detect_landmarks(source.get(0))
     rois = window_rois(source.get(0), landmarks, spotter.config)
     fast_curves = window_features(source, 0, span, rois, spotter.prototypes_, spotter.config)
     corr = _key_corr(fast_curves, spotter.prototypes_.keys, peer_curves[:span], full_scale.keys)
-    # what a smaller flow_scale would give (not the default: the spotted intervals would change): CPU per flow
-    # and the same correlation, on the first window
+    # what other flow scales give (au-prototype 1.0.0 used 0.5): CPU per flow and the same correlation, on the
+    # first window
     options = {}
-    for scale in (0.35, 0.25):
-        other = inputs.fit_spotter(video, flow_scale=scale, threads=1)
+    for other_scale in (0.5, 0.25):
+        other = inputs.fit_spotter(video, flow_scale=other_scale, threads=1)
         config = other.config
         other_rois = window_rois(source.get(0), landmarks, config)
         cpu = time.process_time()
         curves = window_features(source, 0, span, other_rois, other.prototypes_, config)
         cpu = time.process_time() - cpu
-        options[f"flow_scale_{scale}"] = {
+        options[f"flow_scale_{other_scale}"] = {
             "cpu_ms_per_flow": 1000 * cpu / max(1, span - 1),
             "curve_correlation_vs_10": _key_corr(curves, other.prototypes_.keys, peer_curves[:span],
                                                  full_scale.keys)}
     cpu = time.process_time()
     window_features(source, 0, span, rois, spotter.prototypes_, spotter.config)
-    options["flow_scale_0.5"] = {"cpu_ms_per_flow": 1000 * (time.process_time() - cpu) / max(1, span - 1)}
+    options[f"flow_scale_{scale}"] = {"cpu_ms_per_flow": 1000 * (time.process_time() - cpu) / max(1, span - 1),
+                                      "default": True}
     ratio = fps / peer_fps
     ok = fps >= 150.0 and ratio >= 10.0
     return make_row(
@@ -178,7 +182,7 @@ def bench_spotting_features(n_frames: int = 1800, peer_frames: int = 1800, repea
         video=f"{video.size[0]}x{video.size[1]}, {n_frames} frames at {video.fps:g} fps, {len(video.events)} "
               "expressions, blinks, head drift",
         intervals_found=len(found), prototypes=list(spotter.prototypes_.keys),
-        curve_correlation_flow_scale_05_vs_10=corr, smaller_flow_scales=options, **load_note())
+        flow_scale=scale, curve_correlation_vs_10=corr, flow_scales=options, **load_note())
 
 
 def _key_corr(curves: Any, keys: tuple[str, ...], reference: Any, reference_keys: tuple[str, ...]) -> dict:
@@ -394,16 +398,24 @@ def bench_lbptop(scale: str = "full", repeats: int = 3, data: Path | None = None
 
 
 def _dask_runs(rows: int, repeats: int, base: Path, tasks_for: Callable[[Path], list[Any]],
-               results: dict[int, tuple[list[float], list[float]]]) -> None:
-    """Time the extraction on a 1-worker LocalCluster and on the 2 workers of ``Backend('dask')``, both started
-    first and then alternated repeat by repeat (a change in the machine's load hits both alike). CPU: the
-    workers' (``client.run(time.process_time)`` before and after)."""
+               results: dict[int, tuple[list[float], list[float]]], distributed_defaults: bool = False) -> None:
+    """Time the extraction on a 1-worker cluster and on the 2 workers of ``Backend('dask')``, both started first
+    and then alternated repeat by repeat (a change in the machine's load hits both alike). The 1-worker cluster
+    is started as mebench starts its own (``mebench.parallel.local_cluster``); with `distributed_defaults` both
+    are plain ``LocalCluster``s with distributed's settings instead. CPU: the workers' (``client.run(
+    time.process_time)`` before and after)."""
     from dask.distributed import LocalCluster
 
-    from mebench.parallel import Backend
+    from mebench.parallel import Backend, local_cluster
 
-    one = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50)
-    backends = {1: Backend("dask", scheduler=one.scheduler_address), 2: Backend("dask", jobs=2)}
+    if distributed_defaults:
+        clusters = [LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                 silence_logs=50) for n in (1, 2)]
+        backends = {1: Backend("dask", scheduler=clusters[0].scheduler_address),
+                    2: Backend("dask", scheduler=clusters[1].scheduler_address)}
+    else:
+        clusters = [local_cluster(1)]
+        backends = {1: Backend("dask", scheduler=clusters[0].scheduler_address), 2: Backend("dask", jobs=2)}
     try:
         for workers, backend in backends.items():
             backend.start()
@@ -422,13 +434,15 @@ def _dask_runs(rows: int, repeats: int, base: Path, tasks_for: Callable[[Path], 
     finally:
         for backend in backends.values():
             backend.close()
-        one.close()
+        for cluster in clusters:
+            cluster.close()
 
 
-def bench_dask(rows: int = 192, work: int = 40, repeats: int = 3, compare_malloc: bool = False) -> dict[str, Any]:
+def bench_dask(rows: int = 192, work: int = 40, repeats: int = 3, compare_defaults: bool = False) -> dict[str, Any]:
     """Feature extraction through ``mebench.parallel.Backend('dask')`` (a CPU-bound extractor, through the
     feature cache, rows in batches as the runner makes them): 2 workers (``--backend dask``) against a 1-worker
-    LocalCluster, in rows per second."""
+    cluster started the same way, in rows per second. `compare_defaults`: the same on plain LocalClusters with
+    distributed's default worker environment (run last: their nannies leave MALLOC_TRIM_THRESHOLD_ set here)."""
     import cloudpickle
 
     from mebench.runner import _batches
@@ -439,31 +453,30 @@ def bench_dask(rows: int = 192, work: int = 40, repeats: int = 3, compare_malloc
                                for part in _batches(rows, 2)]
     base = Path(tempfile.mkdtemp(prefix="bench-dask-"))
     results: dict[int, tuple[list[float], list[float]]] = {}
-    unset: dict[int, tuple[list[float], list[float]]] = {}
+    defaults: dict[int, tuple[list[float], list[float]]] = {}
+    saved = os.environ.get("MALLOC_TRIM_THRESHOLD_")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # distributed's notes about ports and the dashboard
         try:
-            if compare_malloc:  # the same runs with distributed's MALLOC_TRIM_THRESHOLD_ unset (see the README);
-                import dask    # first: a nanny writes its variables into this process' environment
-
-                importlib.import_module("distributed")  # registers the distributed.* configuration
-                with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-                    _dask_runs(rows, repeats, base / "unset", tasks_for, unset)
             _dask_runs(rows, repeats, base, tasks_for, results)
+            if compare_defaults:
+                _dask_runs(rows, repeats, base / "defaults", tasks_for, defaults, distributed_defaults=True)
         finally:
             shutil.rmtree(base, ignore_errors=True)
+            if saved is None:
+                os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     two = rows / median(results[2][0])
     single = rows / median(results[1][0])
     ratio = two / single
-    malloc = {} if not unset else {"malloc_trim_unset": {
-        "rows_per_s_2_workers": rows / median(unset[2][0]), "rows_per_s_1_worker": rows / median(unset[1][0]),
-        "ratio": median(unset[1][0]) / median(unset[2][0]), "cpu_s_2_workers": unset[2][1],
-        "cpu_s_1_worker": unset[1][1]}}
+    other = {} if not defaults else {"distributed_default_environment": {
+        "rows_per_s_2_workers": rows / median(defaults[2][0]), "rows_per_s_1_worker": rows / median(defaults[1][0]),
+        "ratio": median(defaults[1][0]) / median(defaults[2][0]), "cpu_s_2_workers": defaults[2][1],
+        "cpu_s_1_worker": defaults[1][1]}}
     return make_row("dask-scaling", two, "rows/s", ">= 1.7x the 1-worker throughput (2 workers)", ratio >= 1.7,
-                    {"name": "the same extraction on a 1-worker Dask LocalCluster", "value": single,
+                    {"name": "the same extraction on a 1-worker Dask cluster", "value": single,
                      "unit": "rows/s", "scope": "the same rows and extractor"},
                     ratio, wall_s=results[2][0], cpu_s=results[2][1], peer_wall_s=results[1][0],
-                    peer_cpu_s=results[1][1], rows=rows, row_cost_ms=work, **malloc, **load_note())
+                    peer_cpu_s=results[1][1], rows=rows, row_cost_ms=work, **other, **load_note())
 
 
 # ----------------------------------------------------------------------------------------------------- main

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 from mebench.errors import InputError
 
-__all__ = ["BACKENDS", "Backend", "Shared", "progress_bar"]
+__all__ = ["BACKENDS", "Backend", "Shared", "local_cluster", "progress_bar"]
 
 BACKENDS = ("joblib", "dask")
 _SHARED: OrderedDict[str, Any] = OrderedDict()
@@ -83,6 +83,31 @@ def progress_bar(enabled: bool = True) -> Any:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), console=console, transient=True,
                     disable=not (enabled and console.is_terminal))
+
+
+_MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
+
+
+def local_cluster(n_workers: int) -> Any:
+    """A ``dask.distributed.LocalCluster`` of `n_workers` single-thread worker processes, no dashboard, started the
+    way every mebench cluster is: its workers run with glibc's default malloc trim threshold.
+
+    Why: distributed's nannies set ``MALLOC_TRIM_THRESHOLD_=65536`` for their workers, so every numpy temporary over
+    64 KiB becomes a fresh mmap whose pages fault in again (numpy-heavy extractors ran 2.5-3.5x slower per row).
+    Unsetting it in dask's configuration is not enough: a nanny also writes it into ``os.environ`` of the process
+    that starts it, so after any other cluster it would be inherited. It is taken out of the environment while the
+    workers spawn and put back after (the starting process keeps what it had)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    saved = os.environ.pop(_MALLOC_TRIM, None)
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{_MALLOC_TRIM}": None}):
+            return LocalCluster(n_workers=int(n_workers), threads_per_worker=1, processes=True,
+                                dashboard_address=None, silence_logs=50)
+    finally:
+        if saved is not None:
+            os.environ[_MALLOC_TRIM] = saved
 
 
 class Backend:
@@ -138,7 +163,7 @@ class Backend:
         if self.kind != "dask" or self.client is not None:
             return
         try:
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client
         except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
             raise InputError(f"--backend dask needs dask[distributed] ({exc})") from None
         if self.scheduler:
@@ -147,14 +172,7 @@ class Backend:
             except (OSError, TimeoutError) as exc:
                 raise InputError(f"cannot connect to the Dask scheduler at {self.scheduler!r} ({exc})") from None
             return
-        import dask
-
-        workers = self.jobs if self.jobs > 1 else 2
-        # distributed sets MALLOC_TRIM_THRESHOLD_=65536 in its workers: every numpy temporary > 128 KiB is then a
-        # fresh mmap + page faults (numpy-heavy extractors 3.5x slower per row). Unset for clusters mebench starts.
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=50)
+        self.cluster = local_cluster(self.jobs if self.jobs > 1 else 2)
         self.client = Client(self.cluster)
 
     def close(self) -> None:

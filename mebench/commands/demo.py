@@ -156,7 +156,7 @@ def _run_one(entry: DemoRun, corpus: Path, fingerprint: str, records: Path, cach
         return outcome
     if record_path.exists() and predictions_path.exists():
         record = json.loads(record_path.read_text())
-        if record.get("corpus", {}).get("fingerprint") == fingerprint:
+        if _still_current(record, entry, fingerprint):
             outcome.update(record=record_path, predictions=predictions_path, status="reused", metrics=record["metrics"])
             return outcome
     try:
@@ -168,6 +168,20 @@ def _run_one(entry: DemoRun, corpus: Path, fingerprint: str, records: Path, cach
     write_record(result.record, record_path)
     outcome.update(record=record_path, predictions=predictions_path, status="ran", metrics=result.record["metrics"])
     return outcome
+
+
+def _still_current(record: dict, entry: DemoRun, fingerprint: str) -> bool:
+    """Whether an earlier demo's record is what running the baseline now would give: same corpus, same protocol
+    file, same model class and version (a baseline's version changes whenever its results do)."""
+    from mebench.models import resolve_model
+    from mebench.protocol import load_protocol
+
+    model = record.get("submission", {}).get("model", {})
+    current = resolve_model(entry.model)
+    return (record.get("corpus", {}).get("fingerprint") == fingerprint
+            and record.get("protocol", {}).get("sha256") == load_protocol(entry.protocol).sha256
+            and model.get("class") == current.path
+            and str(model.get("version")) == str(getattr(current.cls, "version", "")))
 
 
 def _headline(metrics: dict) -> str:
