@@ -14,6 +14,12 @@ def _worker_setting() -> str | None:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
+def _worker_profiles() -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
 def test_workers_do_not_inherit_the_trim_threshold(monkeypatch):
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # what a nanny leaves behind in the process that starts it
     cluster = local_cluster(1)
@@ -21,6 +27,7 @@ def test_workers_do_not_inherit_the_trim_threshold(monkeypatch):
         with Client(cluster) as client:
             seen = client.run(_worker_setting)
             assert list(seen.values()) == [None]
+            assert list(client.run(_worker_profiles).values()) == [False]  # no dashboard, no profiler
             assert len(client.scheduler_info()["workers"]) == 1
     finally:
         cluster.close()
