@@ -126,12 +126,11 @@ def bench_spotting_features(n_frames: int = 1800, peer_frames: int = 1800, repea
     frames."""
     from mebench.baselines.face import detect_landmarks
     from mebench.baselines.flow import PathFrames, default_threads, window_features, window_rois
-    from mebench.baselines.spotting_au_prototype import AUPrototypeSpotter
 
-    scale = AUPrototypeSpotter().config.flow_scale
     data = Path(data or default_data())
     video = inputs.long_video(data / f"video-640x480-{n_frames}", n_frames)
-    spotter = inputs.fit_spotter(video, flow_scale=scale, threads=threads)
+    spotter = inputs.fit_spotter(video, threads=threads)  # au-prototype's default flow_scale
+    scale = spotter.config.flow_scale
     full_scale = inputs.fit_spotter(video, flow_scale=1.0).prototypes_
     detect_landmarks(PathFrames(video.items).get(0))  # dlib's models loaded before any timing
 

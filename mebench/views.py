@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from mebench.emg_table import recordings
 from mebench.errors import InputError
 
 if TYPE_CHECKING:
@@ -188,15 +189,6 @@ class EmgSignal:
     recording_id: str
 
 
-def _list_values(table: Any, column: str, dtype: Any) -> np.ndarray:
-    """The values of the list cell in the first row of `column` as a numpy array (no Python floats on the way)."""
-    import pyarrow.compute as pc
-
-    cell = table.column(column).combine_chunks()
-    values = pc.list_flatten(cell.slice(0, 1))
-    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
-
-
 class MediaContext:
     """Where a view's media live: the corpus folder (for relative paths and the ``emg.parquet`` table). Picklable."""
 
@@ -231,20 +223,9 @@ class MediaContext:
         table = pq.read_table(table_path, filters=[("recording_id", "=", recording)])
         if table.num_rows == 0:
             raise InputError(f"no EMG recording {recording!r} in emg.parquet", file=table_path)
-        table = table.slice(0, 1)
-        channels = tuple(sorted((c for c in table.column_names if re.fullmatch(r"ch\d+", c)),
-                                key=lambda c: int(c[2:])))
-        signals = np.stack([_list_values(table, c, np.float32) for c in channels], axis=1) if channels \
-            else np.zeros((0, 0), np.float32)
-        scalars = table.drop_columns([c for c in table.column_names
-                                      if c in channels or c == "time"]).to_pylist()[0]
-        rate = float(scalars.get("sampling_rate") or 1000.0)
-        times = None  # the recorded clock, where marker rows were dropped (else the samples are evenly spaced)
-        if (scalars.get("dropped_marker_rows") or 0) > 0 and "time" in table.column_names:
-            times = _list_values(table, "time", np.float64)
-        if times is None or len(times) != len(signals):
-            times = float(scalars.get("start_s") or 0.0) + np.arange(len(signals), dtype=np.float64) / rate
-        signal = EmgSignal(signals, times, rate, channels, recording)
+        rec = next(recordings(table.slice(0, 1)))
+        signals = np.asarray(rec.signals, dtype=np.float32) if rec.channels else np.zeros((0, 0), np.float32)
+        signal = EmgSignal(signals, rec.times, rec.fs, rec.channels, recording)
         signal.signals.setflags(write=False)
         signal.times.setflags(write=False)
         self._emg[recording] = signal

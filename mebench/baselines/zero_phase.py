@@ -100,7 +100,10 @@ def sosfiltfilt_into(sos: np.ndarray, buf: np.ndarray, edge: int | None = None) 
     (default ``padlen(sos)``, scipy's default). Returns the filtered interior (a view of buf).
 
     For callers that build their input straight into the buffer (no copy in, none out)."""
-    sos = _checked_sos(sos)
+    return _filter_into(_checked_sos(sos), buf, edge)
+
+
+def _filter_into(sos: np.ndarray, buf: np.ndarray, edge: int | None) -> np.ndarray:
     edge = padlen(sos) if edge is None else int(edge)
     if buf.ndim != 2 or buf.dtype != np.float64 or not buf.flags.c_contiguous or not buf.flags.writeable:
         raise ValueError("buf must be a writeable C-contiguous float64 (rows, channels) array")
@@ -116,12 +119,10 @@ def sosfiltfilt_columns(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     n_channels) signal, every column at once; float64 C-ordered result."""
     sos = _checked_sos(sos)
     x = np.asarray(x, dtype=np.float64)
-    flat = x.ndim == 1
-    x2 = x[:, None] if flat else x
-    if x2.ndim != 2:
+    if x.ndim not in (1, 2):
         raise ValueError(f"expected a (n_samples,) or (n_samples, n_channels) array, got shape {x.shape}")
     edge = padlen(sos)
-    buf = np.empty((x2.shape[0] + 2 * edge, x2.shape[1]))
-    buf[edge:edge + x2.shape[0]] = x2
-    out = sosfiltfilt_into(sos, buf, edge)
-    return out[:, 0] if flat else out
+    buf = np.empty((x.shape[0] + 2 * edge,) + x.shape[1:])
+    buf[edge:edge + x.shape[0]] = x
+    out = _filter_into(sos, buf.reshape(len(buf), -1), edge)
+    return out.reshape((-1,) + x.shape[1:])
